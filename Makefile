@@ -1,0 +1,37 @@
+# The two commands of the README: `make serve` and `make test`.
+PYTHON ?= python3
+# uv from PATH, else the copy pip installs for this Python (run as a module: PATH-independent).
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+SRC := src tests bench
+
+.PHONY: serve test uv lint typecheck pytest bench
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || { \
+		echo "installing uv with pip"; \
+		$(PYTHON) -m pip install --quiet --user uv 2>/dev/null \
+		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv \
+		|| $(PYTHON) -m pip install --quiet uv; }
+
+serve: uv
+	$(UV) sync --frozen --no-dev
+	$(UV) run --frozen --no-dev pushgate serve
+
+lint: uv
+	$(UV) sync --frozen
+	$(UV) run --frozen ruff format --check $(SRC)
+	$(UV) run --frozen ruff check $(SRC)
+
+typecheck: uv
+	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
+
+pytest: uv
+	$(UV) run --frozen coverage run -m pytest $(PYTEST_ARGS)
+	$(UV) run --frozen coverage report
+
+test: lint typecheck pytest
+
+bench: uv
+	$(UV) sync --frozen
+	$(UV) run --frozen python bench/registrations.py

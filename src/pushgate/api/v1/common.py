@@ -1,0 +1,42 @@
+"""Pieces every /v1 router shares: documented error responses and the strict base model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends
+from pydantic import BaseModel, ConfigDict
+
+from pushgate.http.deps import require_json
+from pushgate.http.errors import ErrorEnvelope
+
+
+class StrictModel(BaseModel):
+    """Request bodies: an unknown field is an error (400), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+_ERRORS = {
+    400: "Malformed JSON or an unknown field",
+    401: "Missing or wrong credentials",
+    403: "The key lacks the role, or belongs to another app",
+    404: "No such resource",
+    409: "Conflicts with an existing resource",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "A field failed validation",
+    503: "Storage unavailable; retry after Retry-After",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    wanted = statuses or tuple(_ERRORS)
+    return {s: {"model": ErrorEnvelope, "description": _ERRORS[s]} for s in wanted}
+
+
+ROUTER_DEFAULTS: dict[str, Any] = {
+    "dependencies": [Depends(require_json)],
+    "responses": errors(400, 401, 403, 404, 413, 415, 422, 503),
+}

@@ -1,0 +1,118 @@
+"""Provider credentials of an app: write-only secrets, readable settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+
+from pushgate.api.v1.common import ROUTER_DEFAULTS, StrictModel
+from pushgate.domain.records import CredentialInfo
+from pushgate.domain.roles import Role
+from pushgate.http.deps import AppScope, RuntimeDep, app_scope
+from pushgate.services import credentials as credential_service
+
+router = APIRouter(tags=["credentials"], **ROUTER_DEFAULTS)
+
+
+class Provider(StrEnum):
+    APNS = "apns"
+    FCM = "fcm"
+    WEBPUSH = "webpush"
+    WNS = "wns"
+    SMS = "sms"
+
+
+_SECRET = "Write-only: validated, encrypted at rest, never returned."  # noqa: S105 - doc text
+_Str = Annotated[str | None, Field(default=None, max_length=16384)]
+
+
+class CredentialIn(StrictModel):
+    """Fields by provider. apns: key_id, team_id, key (.p8) and topic, or certificate,
+    private_key [, private_key_password] and topic. fcm: service_account. webpush: subject and
+    generate=true, or private_key [+ public_key]. wns: client_id, client_secret. sms:
+    gateway_url, auth_type (none|basic|bearer), username, password, token, sender."""
+
+    endpoint: str | None = Field(
+        default=None, max_length=2048, description="Override of the provider's base URL."
+    )
+    key_id: _Str = None
+    team_id: _Str = None
+    key: _Str = Field(default=None, max_length=16384, description=_SECRET)
+    topic: _Str = None
+    certificate: _Str = None
+    private_key: _Str = Field(default=None, max_length=16384, description=_SECRET)
+    private_key_password: _Str = Field(default=None, max_length=1024, description=_SECRET)
+    service_account: dict[str, Any] | None = Field(default=None, description=_SECRET)
+    subject: _Str = None
+    public_key: _Str = None
+    generate: bool | None = None
+    client_id: _Str = None
+    client_secret: _Str = Field(default=None, max_length=16384, description=_SECRET)
+    gateway_url: _Str = None
+    auth_type: _Str = None
+    username: _Str = None
+    password: _Str = Field(default=None, max_length=4096, description=_SECRET)
+    token: _Str = Field(default=None, max_length=16384, description=_SECRET)
+    sender: _Str = None
+
+
+class CredentialOut(BaseModel):
+    provider: Provider
+    settings: dict[str, Any] = Field(description="The non-secret settings; secrets never appear.")
+    endpoint: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, info: CredentialInfo) -> CredentialOut:
+        return cls(
+            provider=Provider(info.provider),
+            settings=info.settings,
+            endpoint=info.endpoint,
+            created_at=info.created_at,
+            updated_at=info.updated_at,
+        )
+
+
+class CredentialList(BaseModel):
+    items: list[CredentialOut]
+    next_cursor: str | None = None
+
+
+WriteScope = Annotated[AppScope, Depends(app_scope(Role.APP_ADMIN), scope="function")]
+ReadScope = Annotated[AppScope, Depends(app_scope(Role.APP_ADMIN, readonly=True), scope="function")]
+
+
+@router.get("/apps/{app}/credentials", response_model=CredentialList)
+async def list_credentials(scope: ReadScope) -> CredentialList:
+    infos = await scope.uow.credentials.list_for_app(scope.app_id)
+    return CredentialList(items=[CredentialOut.of(i) for i in infos])
+
+
+@router.put("/apps/{app}/credentials/{provider}", response_model=CredentialOut)
+async def put_credential(
+    provider: Provider, body: CredentialIn, scope: WriteScope, runtime: RuntimeDep
+) -> CredentialOut:
+    """Set or replace the app's credential for one provider; validated before it is stored."""
+    fields = body.model_dump(exclude_unset=True, exclude={"endpoint"})
+    info = await credential_service.set_credential(
+        scope.uow, runtime.vault, scope.app_id, provider.value, fields, body.endpoint, scope.now
+    )
+    return CredentialOut.of(info)
+
+
+@router.get("/apps/{app}/credentials/{provider}", response_model=CredentialOut)
+async def get_credential(provider: Provider, scope: ReadScope) -> CredentialOut:
+    return CredentialOut.of(
+        await credential_service.get_credential(scope.uow, scope.app_id, provider.value)
+    )
+
+
+@router.delete("/apps/{app}/credentials/{provider}", status_code=204, response_class=Response)
+async def delete_credential(provider: Provider, scope: WriteScope) -> Response:
+    await credential_service.delete_credential(scope.uow, scope.app_id, provider.value)
+    return Response(status_code=204)

@@ -1,0 +1,64 @@
+"""Settings: every PUSHGATE_* variable, validated once at start-up by the composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "admin", "test"})
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; built in cli.py/app.py, never at import."""
+
+    model_config = SettingsConfigDict(env_prefix="PUSHGATE_", extra="forbid")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is a SQLite file in data_dir. "
+        "postgresql:// and sqlite:// URLs get their async driver.",
+    )
+    admin_key: SecretStr | None = None
+    master_key: SecretStr | None = Field(
+        default=None, description="Fernet key that encrypts provider secrets at rest."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    oauth_token_ttl_s: int = Field(default=900, ge=60, le=86400)
+    auth_cache_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long a verified key stays cached; bounds how late a revocation bites.",
+    )
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    log_level: str = "INFO"
+
+    @field_validator("admin_key", "master_key")
+    @classmethod
+    def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("is a placeholder; set a real random secret")
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The database URL with the async driver filled in."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'pushgate.db'}"
+        return async_database_url(url)
+
+
+def async_database_url(url: str) -> str:
+    """Add the async driver to a plain postgresql:// or sqlite:// URL."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

@@ -1,0 +1,1 @@
+"""Values and rules of push delivery: no I/O, no async, depends on nothing but errors."""

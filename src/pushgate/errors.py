@@ -1,0 +1,83 @@
+"""The error model shared by every layer: a stable code, a message and the field at fault.
+
+Nothing here knows HTTP; `pushgate.http.errors` maps codes to statuses and each front door
+renders the same exceptions its own way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    INVALID = "invalid"
+    UNKNOWN_FIELD = "unknown_field"
+    MISSING_FIELD = "missing_field"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    BODY_TOO_LARGE = "body_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    INTERNAL = "internal"
+
+
+class PushgateError(Exception):
+    """Base of every error a use case reports to its caller."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details: dict[str, Any] = dict(details or {})
+
+
+class InvalidInput(PushgateError):
+    code = ErrorCode.INVALID
+
+
+class UnknownField(InvalidInput):
+    code = ErrorCode.UNKNOWN_FIELD
+
+
+class MissingField(InvalidInput):
+    code = ErrorCode.MISSING_FIELD
+
+
+class NotFound(PushgateError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(PushgateError):
+    code = ErrorCode.CONFLICT
+
+
+class Unauthenticated(PushgateError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(PushgateError):
+    code = ErrorCode.FORBIDDEN
+
+
+class BodyTooLarge(PushgateError):
+    code = ErrorCode.BODY_TOO_LARGE
+
+
+class UnsupportedMediaType(PushgateError):
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+class StorageUnavailable(PushgateError):
+    code = ErrorCode.STORAGE_UNAVAILABLE

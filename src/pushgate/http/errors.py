@@ -1,0 +1,129 @@
+"""The one ErrorCode -> HTTP status table and the native error envelope.
+
+Error bodies never echo the rejected value: a rejected credential would otherwise be
+reflected back to the caller and into logs (FastAPI's default 422 does echo it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
+
+from pushgate.errors import ErrorCode, PushgateError
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID: 422,
+    ErrorCode.UNKNOWN_FIELD: 400,
+    ErrorCode.MISSING_FIELD: 422,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.STORAGE_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+_HTTP_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.INVALID,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.INVALID,
+    413: ErrorCode.BODY_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+}
+_log = structlog.get_logger("pushgate.http")
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    message: str
+    field: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every native error: {"error": {"code", "message", "field", "details"}}."""
+
+    error: ErrorBody
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "field": field, "details": details}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field(loc: Sequence[Any]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if not parts:
+        return None
+    text = parts[0]
+    for part in parts[1:]:
+        text += f"[{part}]" if part.isdigit() else f".{part}"
+    return text
+
+
+def validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"field": _field(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": None, "type": "invalid", "message": "invalid"}
+    if first["type"] == "json_invalid":
+        return error_response(400, ErrorCode.INVALID, "the body is not valid JSON")
+    if any(e["type"] == "extra_forbidden" for e in errors):
+        unknown = next(e for e in errors if e["type"] == "extra_forbidden")
+        return error_response(
+            400, ErrorCode.UNKNOWN_FIELD, "unknown field", unknown["field"], {"errors": errors}
+        )
+    code = ErrorCode.MISSING_FIELD if first["type"] == "missing" else ErrorCode.INVALID
+    message = f"{first['field'] or 'request'}: {first['message']}"
+    return error_response(422, code, message, first["field"], {"errors": errors})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def _pushgate(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, PushgateError)  # noqa: S101 - registered for this class
+        headers = {"Retry-After": "5"} if exc.code is ErrorCode.STORAGE_UNAVAILABLE else None
+        if exc.code is ErrorCode.UNAUTHENTICATED:
+            headers = {"WWW-Authenticate": 'Bearer realm="pushgate"'}
+        return error_response(
+            STATUS[exc.code], exc.code, exc.message, exc.field, exc.details or None, headers
+        )
+
+    async def _validation(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)  # noqa: S101
+        return validation_response(exc)
+
+    async def _http(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)  # noqa: S101
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.INVALID)
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return error_response(
+            exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
+        )
+
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unhandled error", path=request.url.path, method=request.method)
+        return error_response(500, ErrorCode.INTERNAL, "internal error; it has been logged")
+
+    app.add_exception_handler(PushgateError, _pushgate)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,70 @@
+"""Apps and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pushgate.domain.names import check_name
+from pushgate.domain.records import ApiKey, App
+from pushgate.domain.roles import Role, parse_roles
+from pushgate.errors import NotFound
+from pushgate.services.auth import Principal, hash_secret, new_secret
+from pushgate.store.uow import UnitOfWork
+
+
+async def create_app(uow: UnitOfWork, name: str, description: str, now: datetime) -> App:
+    """Create an app; its name is its identifier in every path."""
+    return await uow.apps.create(check_name(name, field="name"), description, now)
+
+
+async def list_apps(
+    uow: UnitOfWork, principal: Principal, *, after: str | None, limit: int
+) -> list[App]:
+    """Every app for the admin; an app key sees only its own app."""
+    return await uow.apps.list_page(after=after, limit=limit, only_id=principal.app_id)
+
+
+async def update_app(
+    uow: UnitOfWork, app: App, *, name: str | None, description: str | None, now: datetime
+) -> App:
+    values: dict[str, str] = {}
+    if name is not None:
+        values["name"] = check_name(name, field="name")
+    if description is not None:
+        values["description"] = description
+    return await uow.apps.update(app.id, values, now)
+
+
+async def delete_app(uow: UnitOfWork, app: App) -> None:
+    """Delete the app with everything it owns (keys, credentials, registrations, topics)."""
+    await uow.apps.delete(app.id)
+
+
+async def create_key(
+    uow: UnitOfWork, app_id: int, alias: str, roles: list[str], now: datetime
+) -> tuple[ApiKey, str]:
+    """Mint a key; the secret is returned this once and only its hash is stored."""
+    secret = new_secret("pgk")
+    key = await uow.keys.create(
+        app_id, check_name(alias, field="alias"), hash_secret(secret), parse_roles(roles), now
+    )
+    return key, secret
+
+
+async def get_key(uow: UnitOfWork, app_id: int, alias: str) -> ApiKey:
+    key = await uow.keys.get(app_id, alias)
+    if key is None:
+        raise NotFound("no key with this alias", field="alias")
+    return key
+
+
+async def revoke_key(uow: UnitOfWork, app_id: int, alias: str) -> str:
+    """Delete the key; returns its hash so callers can evict caches."""
+    key_hash = await uow.keys.delete(app_id, alias)
+    if key_hash is None:
+        raise NotFound("no key with this alias", field="alias")
+    return key_hash
+
+
+def role_names() -> list[str]:
+    return sorted(role.value for role in Role)

@@ -1,0 +1,236 @@
+"""Who is calling: the admin key, app API keys, and the OAuth2 client-credentials tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import jwt
+
+from pushgate.domain.roles import ALL_ROLES, Role, grants
+from pushgate.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from pushgate.store.engine import Database
+from pushgate.store.uow import UnitOfWork, unit_of_work
+
+ADMIN_ALIAS = "admin"
+ADMIN_KEY_SECRET = "admin_key_sha256"  # noqa: S105 - a row name, not a secret
+_TOKEN_ISSUER = "pushgate"  # noqa: S105 - the iss claim
+_TOKEN_AUDIENCE = "pushgate-api"  # noqa: S105 - the aud claim
+_CACHE_LIMIT = 10_000
+_ROLE_NAMES = frozenset(role.value for role in Role)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller. The admin has no app and every right."""
+
+    app_id: int | None
+    app_name: str | None
+    roles: frozenset[Role]
+    key_alias: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.app_id is None
+
+
+ADMIN = Principal(None, None, ALL_ROLES, ADMIN_ALIAS)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    scope: str
+
+
+def new_secret(prefix: str) -> str:
+    """A 256-bit random key, prefixed so secret scanners and people recognise it."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def resolve_app_id(
+    uow: UnitOfWork, principal: Principal, app_name: str, role: Role | None
+) -> int:
+    """The id of the app named in the path, if the caller may use `role` (None: any) on it.
+
+    A key of another app gets the same 403 whether or not app_name exists, so a key cannot
+    probe which apps exist; only the admin learns that an app is missing (404).
+    """
+    if principal.is_admin:
+        app = await uow.apps.get_by_name(app_name)
+        if app is None:
+            raise NotFound("no app with this name", field="app")
+        return app.id
+    if principal.app_name != app_name or principal.app_id is None:
+        raise Forbidden("this key belongs to another app")
+    if role is not None and not grants(principal.roles, role):
+        raise Forbidden(f"this key lacks the role {role.value}")
+    return principal.app_id
+
+
+class Authenticator:
+    """Verifies credentials; caches verified keys briefly (auth_cache_ttl_s bounds revocation)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        admin_key_hash: str,
+        signing_key: bytes,
+        token_ttl_s: int,
+        cache_ttl_s: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self._admin_hash = admin_key_hash
+        self._signing_key = signing_key
+        self._token_ttl_s = token_ttl_s
+        self._cache_ttl_s = cache_ttl_s
+        self._clock = clock
+        self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+
+    async def by_key(self, secret: str) -> Principal:
+        digest = hash_secret(secret)
+        if hmac.compare_digest(digest, self._admin_hash):
+            return ADMIN
+        principal = await self._lookup(digest)
+        if principal is None:
+            raise Unauthenticated("unknown or revoked API key")
+        return principal
+
+    async def by_basic(self, alias: str, secret: str) -> Principal:
+        principal = await self.by_key(secret)
+        # Compare every time, so a wrong alias costs the same as a wrong key.
+        if not hmac.compare_digest(principal.key_alias.encode(), alias.encode()):
+            raise Unauthenticated("unknown or revoked API key")
+        return principal
+
+    async def by_bearer(self, token: str) -> Principal:
+        if token.count(".") != 2:
+            return await self.by_key(token)
+        try:
+            claims = jwt.decode(
+                token,
+                self._signing_key,
+                algorithms=["HS256"],
+                audience=_TOKEN_AUDIENCE,
+                issuer=_TOKEN_ISSUER,
+                options={"require": ["exp", "iat", "sub", "scope"]},
+                leeway=60,
+            )
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid or expired access token") from None
+        principal = await self._lookup_client(str(claims["sub"]))
+        if principal is None:
+            raise Unauthenticated("the client of this access token was revoked")
+        scopes = frozenset(Role(s) for s in str(claims["scope"]).split() if s in _ROLE_NAMES)
+        return Principal(principal.app_id, principal.app_name, scopes, principal.key_alias)
+
+    async def issue_token(
+        self, client_id: str, client_secret: str, scope: str | None
+    ) -> IssuedToken:
+        """OAuth2 client credentials: the client is an app key (id = alias, secret = key)."""
+        principal = await self.by_basic(client_id, client_secret)
+        if principal.is_admin:
+            raise Forbidden("the admin key cannot be exchanged for tokens")
+        wanted = principal.roles if scope is None else _parse_scope(scope)
+        if not all(grants(principal.roles, role) for role in wanted):
+            raise Forbidden("the client lacks a requested scope", field="scope")
+        now = int(self._clock().timestamp())
+        scope_text = " ".join(sorted(wanted))
+        claims = {
+            "iss": _TOKEN_ISSUER,
+            "aud": _TOKEN_AUDIENCE,
+            "sub": f"{principal.app_id}:{principal.key_alias}",
+            "app": principal.app_name,
+            "scope": scope_text,
+            "iat": now,
+            "exp": now + self._token_ttl_s,
+            "jti": secrets.token_hex(8),
+        }
+        token = jwt.encode(claims, self._signing_key, algorithm="HS256")
+        return IssuedToken(token, self._token_ttl_s, scope_text)
+
+    def forget(self, key_hash: str, app_id: int, alias: str) -> None:
+        """Drop a revoked key, and the tokens issued for it, from this process's cache at once."""
+        self._cache.pop(key_hash, None)
+        self._cache.pop(f"{app_id}:{alias}", None)
+
+    async def _lookup(self, digest: str) -> Principal | None:
+        hit, cached = self._cached(digest)
+        if hit:
+            return cached
+        async with unit_of_work(self._db, readonly=True) as uow:
+            found = await uow.keys.get_by_hash(digest)
+        principal = None
+        if found is not None:
+            key, app = found
+            principal = Principal(app.id, app.name, key.roles, key.alias)
+        return self._remember(digest, principal)
+
+    async def _lookup_client(self, subject: str) -> Principal | None:
+        """The key behind a token's `sub` (app id and alias), still present and unrevoked."""
+        hit, cached = self._cached(subject)
+        if hit:
+            return cached
+        app_id_text, _, alias = subject.partition(":")
+        principal = None
+        if app_id_text.isdigit():
+            async with unit_of_work(self._db, readonly=True) as uow:
+                key = await uow.keys.get(int(app_id_text), alias)
+                app = await uow.apps.get(int(app_id_text)) if key is not None else None
+            if key is not None and app is not None:
+                principal = Principal(app.id, app.name, key.roles, key.alias)
+        return self._remember(subject, principal)
+
+    def _cached(self, cache_key: str) -> tuple[bool, Principal | None]:
+        """(True, answer) when a fresh answer (which may be "no such key") is cached."""
+        entry = self._cache.get(cache_key)
+        if entry is not None and entry[0] > time.monotonic():
+            return True, entry[1]
+        return False, None
+
+    def _remember(self, cache_key: str, principal: Principal | None) -> Principal | None:
+        self._cache[cache_key] = (time.monotonic() + self._cache_ttl_s, principal)
+        self._cache.move_to_end(cache_key)
+        while len(self._cache) > _CACHE_LIMIT:
+            self._cache.popitem(last=False)
+        return principal
+
+
+def _parse_scope(scope: str) -> frozenset[Role]:
+    roles: set[Role] = set()
+    for name in scope.split():
+        if name not in _ROLE_NAMES:
+            raise InvalidInput(f"unknown scope {name!r}", field="scope")
+        roles.add(Role(name))
+    if not roles:
+        raise InvalidInput("scope is empty", field="scope")
+    return frozenset(roles)
+
+
+async def ensure_admin_key(
+    db: Database, configured: str | None, now: datetime
+) -> tuple[str, str | None]:
+    """The admin key's hash, and the key itself when it was generated just now (print it once)."""
+    if configured:
+        return hash_secret(configured), None
+    async with unit_of_work(db) as uow:
+        stored = await uow.system.get(ADMIN_KEY_SECRET)
+        if stored is not None:
+            return stored, None
+        fresh = new_secret("pga")
+        kept = await uow.system.put_if_absent(ADMIN_KEY_SECRET, hash_secret(fresh), now)
+    # Another process may have won the race; then its key stands and ours is discarded.
+    return kept, fresh if kept == hash_secret(fresh) else None

@@ -1,0 +1,148 @@
+"""Device registrations: upsert by (app, platform, token), queries, topics of a device."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from pushgate.domain.names import check_topic_name
+from pushgate.domain.platforms import Platform, resolve_platform
+from pushgate.domain.records import Registration, RegistrationFilter, RegistrationWrite
+from pushgate.errors import InvalidInput, MissingField, NotFound
+from pushgate.store.uow import UnitOfWork
+
+MAX_TOKEN_LENGTH = 2048
+
+
+def _check_token(token: str) -> str:
+    # Shape is the provider's business (a bad token fails at send and is deactivated then);
+    # we only refuse what cannot be a token of any provider.
+    if not token or len(token) > MAX_TOKEN_LENGTH or any(ch.isspace() for ch in token):
+        raise InvalidInput(
+            f"must be 1-{MAX_TOKEN_LENGTH} characters without white space", field="token"
+        )
+    return token
+
+
+async def register_device(
+    uow: UnitOfWork,
+    app_id: int,
+    platform_name: str,
+    token: str,
+    write: RegistrationWrite,
+    now: datetime,
+) -> tuple[Registration, bool]:
+    """Create or update the registration of (app, platform, token); True when created."""
+    resolved = resolve_platform(platform_name)
+    values = dict(write.values)
+    if resolved.sandbox is not None:
+        values.setdefault("sandbox", resolved.sandbox)
+    write = replace(write, values=values)
+    _check_topics(write.topics)
+    try:
+        registration, created = await uow.registrations.upsert(
+            app_id, resolved.platform, _check_token(token), write, now
+        )
+    except IntegrityError:
+        # The app vanished between authentication (cached) and this write.
+        raise NotFound("no app with this name", field="app") from None
+    if (
+        created
+        and resolved.platform is Platform.WEBPUSH
+        and not (registration.p256dh and registration.auth_secret)
+    ):
+        raise MissingField("a Web Push subscription needs keys.p256dh and keys.auth", field="keys")
+    await _apply_sets(uow, app_id, registration.id, write, now, fresh=created)
+    user_uuid = write.values.get("user_uuid")
+    if user_uuid:
+        await uow.registrations.record_user_uuid(registration.id, user_uuid, now)
+    if not created:
+        return await uow.registrations.load_extras(registration), created
+    # A new registration holds exactly what this write gave it: no need to read it back.
+    return replace(
+        registration,
+        topics=tuple(sorted(set(write.topics or ()))),
+        capabilities=tuple(sorted(set(write.capabilities or ()))),
+        user_uuid_history=(user_uuid,) if user_uuid else (),
+    ), created
+
+
+async def update_registration(
+    uow: UnitOfWork, app_id: int, registration_id: str, write: RegistrationWrite, now: datetime
+) -> Registration:
+    """Change the fields the write names; platform and token are the identity and stay."""
+    _check_topics(write.topics)
+    values: dict[str, Any] = dict(write.values)
+    if write.active is not None:
+        values["active"] = write.active
+        values["deactivated_at"] = None if write.active else now
+        values["deactivation_reason"] = None if write.active else "deactivated by client"
+    if not await uow.registrations.update(app_id, registration_id, values, now):
+        raise NotFound("no registration with this id", field="id")
+    await _apply_sets(uow, app_id, registration_id, write, now, fresh=False)
+    if write.values.get("user_uuid"):
+        await uow.registrations.record_user_uuid(registration_id, write.values["user_uuid"], now)
+    return await get_registration(uow, app_id, registration_id)
+
+
+async def get_registration(uow: UnitOfWork, app_id: int, registration_id: str) -> Registration:
+    registration = await uow.registrations.get(app_id, registration_id)
+    if registration is None:
+        raise NotFound("no registration with this id", field="id")
+    return registration
+
+
+async def list_registrations(
+    uow: UnitOfWork, app_id: int, where: RegistrationFilter, *, after: str | None, limit: int
+) -> list[Registration]:
+    return await uow.registrations.list_page(app_id, where, after=after, limit=limit)
+
+
+async def delete_registration(uow: UnitOfWork, app_id: int, registration_id: str) -> None:
+    if not await uow.registrations.delete(app_id, registration_id):
+        raise NotFound("no registration with this id", field="id")
+
+
+async def subscribe(
+    uow: UnitOfWork, app_id: int, registration_id: str, topic: str, now: datetime
+) -> Registration:
+    """Subscribe the registration to the topic, creating the topic when missing."""
+    await get_registration(uow, app_id, registration_id)
+    topic_ids = await uow.topics.ensure(app_id, [check_topic_name(topic, field="topic")], now)
+    await uow.topics.subscribe(registration_id, topic_ids[topic], now)
+    return await get_registration(uow, app_id, registration_id)
+
+
+async def unsubscribe(uow: UnitOfWork, app_id: int, registration_id: str, topic: str) -> None:
+    await get_registration(uow, app_id, registration_id)
+    found = await uow.topics.get(app_id, topic)
+    if found is None or not await uow.topics.unsubscribe(registration_id, found.id):
+        raise NotFound("the registration is not subscribed to this topic", field="topic")
+
+
+def _check_topics(names: tuple[str, ...] | None) -> None:
+    for index, name in enumerate(names or ()):
+        check_topic_name(name, field=f"topics[{index}]")
+
+
+async def _apply_sets(
+    uow: UnitOfWork,
+    app_id: int,
+    registration_id: str,
+    write: RegistrationWrite,
+    now: datetime,
+    *,
+    fresh: bool,
+) -> None:
+    if write.topics is not None:
+        topic_ids = await uow.topics.ensure(app_id, write.topics, now)
+        await uow.topics.replace_subscriptions(
+            registration_id, topic_ids.values(), now, fresh=fresh
+        )
+    if write.capabilities is not None:
+        await uow.registrations.replace_capabilities(
+            registration_id, write.capabilities, fresh=fresh
+        )

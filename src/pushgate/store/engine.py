@@ -1,0 +1,107 @@
+"""The database handle: an async engine plus, on SQLite, the in-process writer gate."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from pushgate.errors import StorageUnavailable
+
+_READONLY = "pushgate_readonly"
+
+
+class Database:
+    """Owns the engine. Built by the composition root, passed to services through UnitOfWork."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 20, echo: bool = False, schema: str | None = None
+    ) -> None:
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["pool_size"] = 8
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            if schema is not None:  # tests isolate each run in a schema of its own
+                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # SQLite has one writer at a time. Letting several pooled connections race for the
+        # write lock makes them sleep in SQLite's busy handler (up to 100 ms a try), which
+        # wrecks p99; queueing writers on one asyncio lock keeps them in order instead.
+        # Other processes on the same file still meet busy_timeout.
+        self._write_gate: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @asynccontextmanager
+    async def connect(self, *, readonly: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed on normal exit, rolled back on error."""
+        if self._write_gate is not None and not readonly:
+            async with self._write_gate, self._transaction(readonly=False) as conn:
+                yield conn
+        else:
+            async with self._transaction(readonly=readonly) as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _transaction(self, *, readonly: bool) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.connect() as conn:
+                if readonly:
+                    conn = await conn.execution_options(**{_READONLY: True})
+                async with conn.begin():
+                    yield conn
+        except (OperationalError, OSError, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not _is_unavailable(exc):
+                raise
+            raise StorageUnavailable("the database is unreachable; retry shortly") from exc
+
+    async def ping(self) -> bool:
+        try:
+            async with self.connect(readonly=True) as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except StorageUnavailable:
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    # Connection loss and "database is locked"/"disk full" mean "try later"; constraint and
+    # syntax errors are bugs or conflicts and must surface as they are.
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so we can say BEGIN IMMEDIATE for writers.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",  # durable across process crashes in WAL mode
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        readonly = conn.get_execution_options().get(_READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")

@@ -1,0 +1,40 @@
+"""Alembic migrations, run programmatically: `pushgate migrate`, `serve` start-up and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+from pushgate.store.engine import Database
+
+_HERE = Path(__file__).parent
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(db: Database, revision: str = "head") -> None:
+    """Create or upgrade the schema to `revision` in one transaction."""
+
+    def _run(connection: Connection) -> None:
+        command.upgrade(alembic_config(connection), revision)
+
+    async with db.connect() as conn:
+        await conn.run_sync(_run)
+
+
+async def current_revision(db: Database) -> str | None:
+    from alembic.migration import MigrationContext
+
+    def _read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with db.connect(readonly=True) as conn:
+        return await conn.run_sync(_read)

@@ -1,0 +1,1 @@
+"""One repository per aggregate; each works inside the connection of one UnitOfWork."""

@@ -1,0 +1,32 @@
+"""UnitOfWork: one transaction with every repository bound to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pushgate.store.engine import Database
+from pushgate.store.repos.apps import AppRepo, KeyRepo, SystemSecretRepo
+from pushgate.store.repos.credentials import CredentialRepo
+from pushgate.store.repos.registrations import RegistrationRepo
+from pushgate.store.repos.topics import TopicRepo
+
+
+class UnitOfWork:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.apps = AppRepo(conn)
+        self.keys = KeyRepo(conn)
+        self.system = SystemSecretRepo(conn)
+        self.credentials = CredentialRepo(conn)
+        self.registrations = RegistrationRepo(conn)
+        self.topics = TopicRepo(conn)
+
+
+@asynccontextmanager
+async def unit_of_work(db: Database, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+    """Commit on normal exit, roll back on any error: nothing half-written."""
+    async with db.connect(readonly=readonly) as conn:
+        yield UnitOfWork(conn)
