@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI
 
 from pushgate import __version__
 from pushgate.api import health
-from pushgate.api.v1 import router as v1_router
+from pushgate.api.v1 import PREFIX, ROUTERS
 from pushgate.config import Settings
 from pushgate.http.deps import Runtime
 from pushgate.http.errors import install_error_handlers
@@ -55,6 +57,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             return
         built, _ = await build_runtime(settings)
         app.state.runtime = built
+        # Everything built so far lives as long as the process: move it out of the cyclic
+        # collector's reach, so a full collection walks request garbage only (measured:
+        # p99 of registration upserts on PostgreSQL, see bench/registrations.py).
+        gc.freeze()
+        # Each request leaves a few hundred container objects; the default threshold of 700
+        # runs a young collection every couple of requests.
+        gc.set_threshold(50_000, 20, 20)
         try:
             yield
         finally:
@@ -65,14 +74,49 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted push notifications: native API.",
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry hook reads the environment on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     if runtime is not None:
         app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(v1_router)
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Declare the accepted credentials in OpenAPI (parsing them is http/deps.py's job).
+
+    Declared here once instead of as per-route security dependencies, which FastAPI would
+    run on every request only to feed the documentation.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "Bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key or an access token from /v1/oauth/token",
+            },
+            "Basic": {"type": "http", "scheme": "basic", "description": "alias:key"},
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(PREFIX + "/apps"):
+                for operation in operations.values():
+                    operation["security"] = [{"ApiKey": []}, {"Bearer": []}, {"Basic": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_factory() -> FastAPI:

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBearer
 
 from pushgate.config import Settings
 from pushgate.domain.roles import Role
@@ -32,26 +31,15 @@ class Runtime:
     clock: Callable[[], datetime]
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
-# Declared for the OpenAPI document (and its "Authorize" button); parsing is ours below.
-_api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
-_bearer_scheme = HTTPBearer(auto_error=False)
-_basic_scheme = HTTPBasic(auto_error=False)
 
-
-async def get_principal(
-    request: Request,
-    runtime: RuntimeDep,
-    _key: Annotated[str | None, Depends(_api_key_scheme)] = None,
-    _bearer: Annotated[object, Depends(_bearer_scheme)] = None,
-    _basic: Annotated[object, Depends(_basic_scheme)] = None,
-) -> Principal:
+async def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
     """Authenticate by X-API-Key, Authorization: Bearer (key or OAuth token) or Basic alias:key."""
     key = request.headers.get("x-api-key")
     if key:
@@ -123,7 +111,7 @@ class Page:
     limit: int
 
 
-def get_page(
+async def get_page(
     cursor: Annotated[
         str | None, Query(max_length=512, description="next_cursor of the previous page")
     ] = None,

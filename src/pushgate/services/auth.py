@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -72,11 +73,24 @@ async def resolve_app_id(
         if app is None:
             raise NotFound("no app with this name", field="app")
         return app.id
+    return authorize_key(principal, app_name, role)
+
+
+def authorize_key(principal: Principal, app_name: str, role: Role | None) -> int:
+    """An app key's own app id, if the key may use `role` on the app named in the path."""
     if principal.app_name != app_name or principal.app_id is None:
         raise Forbidden("this key belongs to another app")
     if role is not None and not grants(principal.roles, role):
         raise Forbidden(f"this key lacks the role {role.value}")
     return principal.app_id
+
+
+async def app_id_for(db: Database, principal: Principal, app_name: str, role: Role | None) -> int:
+    """resolve_app_id without a transaction for app keys (their app is known already)."""
+    if principal.is_admin:
+        async with unit_of_work(db, readonly=True) as uow:
+            return await resolve_app_id(uow, principal, app_name, role)
+    return authorize_key(principal, app_name, role)
 
 
 class Authenticator:
@@ -99,6 +113,7 @@ class Authenticator:
         self._cache_ttl_s = cache_ttl_s
         self._clock = clock
         self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
 
     async def by_key(self, secret: str) -> Principal:
         digest = hash_secret(secret)
@@ -171,6 +186,22 @@ class Authenticator:
         hit, cached = self._cached(digest)
         if hit:
             return cached
+        # One database read per key at a time: when the entry expires under load, every
+        # in-flight request of that key would otherwise query at once (and overflow the pool).
+        pending = self._pending.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._load(digest))
+        self._pending[digest] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._pending.pop(digest, None)
+            else:
+                task.add_done_callback(lambda _t: self._pending.pop(digest, None))
+
+    async def _load(self, digest: str) -> Principal | None:
         async with unit_of_work(self._db, readonly=True) as uow:
             found = await uow.keys.get_by_hash(digest)
         principal = None

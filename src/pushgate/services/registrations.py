@@ -12,7 +12,8 @@ from pushgate.domain.names import check_topic_name
 from pushgate.domain.platforms import Platform, resolve_platform
 from pushgate.domain.records import Registration, RegistrationFilter, RegistrationWrite
 from pushgate.errors import InvalidInput, MissingField, NotFound
-from pushgate.store.uow import UnitOfWork
+from pushgate.store.engine import Database
+from pushgate.store.uow import UnitOfWork, unit_of_work
 
 MAX_TOKEN_LENGTH = 2048
 
@@ -28,7 +29,7 @@ def _check_token(token: str) -> str:
 
 
 async def register_device(
-    uow: UnitOfWork,
+    db: Database,
     app_id: int,
     platform_name: str,
     token: str,
@@ -41,17 +42,45 @@ async def register_device(
     if resolved.sandbox is not None:
         values.setdefault("sandbox", resolved.sandbox)
     write = replace(write, values=values)
+    _check_token(token)
     _check_topics(write.topics)
-    try:
-        registration, created = await uow.registrations.upsert(
-            app_id, resolved.platform, _check_token(token), write, now
+    if _fits_one_statement(resolved.platform, write):
+        registration, created = await db.fast_upsert(
+            app_id, resolved.platform, token, write.values, now
         )
+        if created:
+            return registration, created
+        async with unit_of_work(db, readonly=True) as uow:
+            return await uow.registrations.load_extras(registration), created
+    async with unit_of_work(db) as uow:
+        return await _register(uow, app_id, resolved.platform, token, write, now)
+
+
+def _fits_one_statement(platform: Platform, write: RegistrationWrite) -> bool:
+    """Writes that touch only the registration row take the one-statement path."""
+    simple = write.topics is None and write.capabilities is None and write.active is None
+    needs_keys = platform is Platform.WEBPUSH and not (
+        write.values.get("p256dh") and write.values.get("auth_secret")
+    )
+    return simple and not write.values.get("user_uuid") and not needs_keys
+
+
+async def _register(
+    uow: UnitOfWork,
+    app_id: int,
+    platform: Platform,
+    token: str,
+    write: RegistrationWrite,
+    now: datetime,
+) -> tuple[Registration, bool]:
+    try:
+        registration, created = await uow.registrations.upsert(app_id, platform, token, write, now)
     except IntegrityError:
         # The app vanished between authentication (cached) and this write.
         raise NotFound("no app with this name", field="app") from None
     if (
         created
-        and resolved.platform is Platform.WEBPUSH
+        and platform is Platform.WEBPUSH
         and not (registration.p256dh and registration.auth_secret)
     ):
         raise MissingField("a Web Push subscription needs keys.p256dh and keys.auth", field="keys")

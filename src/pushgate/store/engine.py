@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from pushgate.errors import StorageUnavailable
+from pushgate.domain.platforms import Platform
+from pushgate.domain.records import Registration
+from pushgate.errors import NotFound, StorageUnavailable
+from pushgate.store.fast import FastRegistrationWriter
 
 _READONLY = "pushgate_readonly"
 
@@ -44,6 +50,9 @@ class Database:
         self._write_gate: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        self.fast = FastRegistrationWriter(
+            url, pool_size=pool_size, schema=schema, write_gate=self._write_gate
+        )
 
     @asynccontextmanager
     async def connect(self, *, readonly: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -76,7 +85,25 @@ class Database:
             return False
         return True
 
+    async def fast_upsert(
+        self, app_id: int, platform: Platform, token: str, values: dict[str, Any], now: datetime
+    ) -> tuple[Registration, bool]:
+        """The hot registration upsert (see store/fast.py)."""
+        try:
+            return await self.fast.upsert(app_id, platform, token, values, now)
+        except (sqlite3.IntegrityError, asyncpg.ForeignKeyViolationError):
+            # The app vanished between authentication (cached) and this write.
+            raise NotFound("no app with this name", field="app") from None
+        except (
+            OSError,
+            sqlite3.OperationalError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.CannotConnectNowError,
+        ) as exc:
+            raise StorageUnavailable("the database is unreachable; retry shortly") from exc
+
     async def dispose(self) -> None:
+        await self.fast.close()
         await self.engine.dispose()
 
 

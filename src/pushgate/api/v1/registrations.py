@@ -14,8 +14,16 @@ from pushgate.api.v1.common import ROUTER_DEFAULTS, StrictModel
 from pushgate.domain.platforms import Platform, resolve_platform
 from pushgate.domain.records import Registration, RegistrationFilter, RegistrationWrite
 from pushgate.domain.roles import Role
-from pushgate.http.deps import AppScope, PageDep, app_scope, next_cursor
+from pushgate.http.deps import (
+    AppScope,
+    PageDep,
+    PrincipalDep,
+    RuntimeDep,
+    app_scope,
+    next_cursor,
+)
 from pushgate.services import registrations as registration_service
+from pushgate.services.auth import app_id_for
 
 router = APIRouter(tags=["registrations"], **ROUTER_DEFAULTS)
 
@@ -186,18 +194,27 @@ _Filter = Annotated[str | None, Query(max_length=255)]
     responses={200: {"model": RegistrationOut, "description": "Updated an existing registration"}},
 )
 async def upsert_registration(
-    body: RegistrationIn, scope: WriteScope, response: Response
-) -> RegistrationOut:
+    app: str,
+    body: RegistrationIn,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+) -> Response:
     """Create (201) or update (200) the registration of (platform, token).
 
     Fields named in the body change; the others keep their values. Named topics that do not
     exist yet are created.
     """
+    # The hot path: no transaction is opened here (see store/fast.py).
+    app_id = await app_id_for(runtime.db, principal, app, Role.REGISTRATIONS_WRITE)
     registration, created = await registration_service.register_device(
-        scope.uow, scope.app_id, body.platform, body.token, body.to_write(), scope.now
+        runtime.db, app_id, body.platform, body.token, body.to_write(), runtime.clock()
     )
-    response.status_code = 201 if created else 200
-    return RegistrationOut.of(registration)
+    # Serialized here, not re-validated against response_model by FastAPI (hot path).
+    return Response(
+        RegistrationOut.of(registration).model_dump_json(),
+        status_code=201 if created else 200,
+        media_type="application/json",
+    )
 
 
 @router.get("/apps/{app}/registrations", response_model=RegistrationList)
