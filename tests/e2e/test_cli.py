@@ -42,7 +42,7 @@ def test_serve_generates_the_admin_key_once_and_keeps_secrets_private(tmp_path: 
 
 
 def test_migrate_reports_the_revision(tmp_path: Path) -> None:
-    result = subprocess.run(  # noqa: S603 - our own CLI
+    result = subprocess.run(
         [sys.executable, "-m", "pushgate.cli", "migrate"],
         env=_env(tmp_path / "data"),
         capture_output=True,
@@ -55,7 +55,7 @@ def test_migrate_reports_the_revision(tmp_path: Path) -> None:
 
 
 def test_bad_configuration_names_the_variable_and_exits_2(tmp_path: Path) -> None:
-    result = subprocess.run(  # noqa: S603 - our own CLI
+    result = subprocess.run(
         [sys.executable, "-m", "pushgate.cli", "serve"],
         env=_env(tmp_path / "data", PUSHGATE_PORT="eighty", PUSHGATE_ADMIN_KEY="changeme"),
         capture_output=True,

@@ -19,9 +19,11 @@ from starlette.exceptions import HTTPException
 from pushgate.errors import ErrorCode, PushgateError
 
 STATUS: dict[ErrorCode, int] = {
-    ErrorCode.INVALID: 422,
+    # A value the services refuse (a .p8 that is not a P-256 key, an unknown platform) is 400;
+    # request-schema violations found by validation (type, enum, missing) are 422 below.
+    ErrorCode.INVALID: 400,
     ErrorCode.UNKNOWN_FIELD: 400,
-    ErrorCode.MISSING_FIELD: 422,
+    ErrorCode.MISSING_FIELD: 400,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.UNAUTHENTICATED: 401,
