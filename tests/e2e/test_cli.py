@@ -31,6 +31,7 @@ def test_serve_generates_the_admin_key_once_and_keeps_secrets_private(tmp_path: 
     # The embedded default: a SQLite file and a master key only its owner can read.
     assert (data_dir / "pushgate.db").exists()
     assert stat.S_IMODE((data_dir / "master.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     database_bytes = (data_dir / "pushgate.db").read_bytes()
     assert printed[0].encode() not in database_bytes  # only its hash is stored
 

@@ -55,7 +55,7 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
     path = data_dir / MASTER_KEY_FILE
     if path.exists():
         return path.read_bytes().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds the database and keys
     key = Fernet.generate_key()
     # O_EXCL: two processes starting at once must not overwrite each other's key.
     try:

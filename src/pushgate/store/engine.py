@@ -36,7 +36,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                # Private: the file holds key hashes and sealed provider secrets.
+                Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             kwargs["pool_size"] = 8
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
