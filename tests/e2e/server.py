@@ -67,8 +67,8 @@ def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
 def live_server(data_dir: Path, env: dict[str, str], *args: str) -> Iterator[LiveServer]:
     """Start `pushgate serve` with the given PUSHGATE_* environment; stop it afterwards."""
     port = free_port()
-    log = data_dir / "serve.log"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Beside the data directory, which pushgate itself must create (private, 0700).
+    log = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PUSHGATE_")},
         "PUSHGATE_DATA_DIR": str(data_dir),
