@@ -1,7 +1,7 @@
 """Registration upsert throughput: a real `pushgate serve` on loopback, a concurrent client.
 
 Usage: uv run python bench/registrations.py [--seconds 20] [--connections 64]
-       [--workers 1] [--only sqlite|postgres]
+       [--workers 1,2] [--only sqlite|postgres]
 
 Reports requests/s and p50/p99 latency for SQLite and PostgreSQL and writes them to
 bench/results/registrations.json. The client speaks raw HTTP/1.1 keep-alive over asyncio
@@ -223,25 +223,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers", default="1,2", help="comma-separated worker counts to measure [1,2]"
+    )
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     args = parser.parse_args()
     results = []
-    for database in ("sqlite", "postgres"):
-        if args.only and database != args.only:
-            continue
-        print(
-            f"{database}: {args.connections} connections for {args.seconds:.0f} s ...", flush=True
-        )
-        result = run_one(
-            database, seconds=args.seconds, connections=args.connections, workers=args.workers
-        )
-        print(
-            f"  {result['requests_per_s']:>8} upserts/s  p50 {result['p50_ms']} ms  "
-            f"p99 {result['p99_ms']} ms  errors {result['errors']}",
-            flush=True,
-        )
-        results.append(result)
+    for workers in (int(w) for w in args.workers.split(",")):
+        for database in ("sqlite", "postgres"):
+            if args.only and database != args.only:
+                continue
+            print(
+                f"{database}, {workers} worker(s), {args.connections} connections, "
+                f"{args.seconds:.0f} s ...",
+                flush=True,
+            )
+            result = run_one(
+                database, seconds=args.seconds, connections=args.connections, workers=workers
+            )
+            print(
+                f"  {result['requests_per_s']:>8} upserts/s  p50 {result['p50_ms']} ms  "
+                f"p99 {result['p99_ms']} ms  errors {result['errors']}",
+                flush=True,
+            )
+            results.append(result)
     report = {
         "benchmark": "registration upserts (POST /v1/apps/{app}/registrations)",
         "machine": {
