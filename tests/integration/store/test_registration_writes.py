@@ -103,3 +103,31 @@ async def test_a_write_for_a_vanished_app_fails_alone(database: Database) -> Non
     assert isinstance(outcomes[5], NotFound)
     assert outcomes[5].field == "app"
     assert [o for i, o in enumerate(outcomes) if i != 5] == ["ok"] * 11
+
+
+async def test_concurrent_upserts_of_mixed_shapes_each_get_their_own_row(
+    database: Database,
+) -> None:
+    app_id = await _app(database)
+    shapes: list[dict[str, object]] = [
+        {"user_name": "u"},
+        {"locale": "fr-FR", "sandbox": True},
+        {},
+        {"device_model": "Pixel", "user_name": "v", "email": "v@example.com"},
+    ]
+
+    async def one(index: int) -> tuple[int, object]:
+        values = {
+            k: f"{v}{index}" if isinstance(v, str) else v for k, v in shapes[index % 4].items()
+        }
+        registration, created = await register_device(
+            database, app_id, "fcm", f"tok-{index}", RegistrationWrite(values=values), NOW
+        )
+        assert created
+        assert registration.token == f"tok-{index}"
+        for name, value in values.items():
+            assert getattr(registration, name) == value
+        return index, registration.id
+
+    results = await asyncio.gather(*(one(i) for i in range(60)))
+    assert len({registration_id for _, registration_id in results}) == 60
