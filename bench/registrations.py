@@ -68,7 +68,13 @@ def _post(port: int, path: str, body: dict[str, Any], key: str) -> bytes:
 
 
 async def _connection(
-    port: int, key: str, prefix: str, deadline: float, latencies: list[float], errors: list[int]
+    port: int,
+    key: str,
+    prefix: str,
+    deadline: float,
+    latencies: list[float],
+    errors: list[int],
+    distinct: int,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     count = 0
@@ -78,7 +84,8 @@ async def _connection(
             count += 1
             body = {
                 "platform": platforms[count % 4],
-                "token": f"{prefix}-{count:08d}",
+                # distinct > 0: cycle over that many tokens, so most upserts re-register.
+                "token": f"{prefix}-{count % distinct if distinct else count:08d}",
                 "user": f"user{count % 5000}",
                 "locale": "de-DE",
             }
@@ -93,7 +100,7 @@ async def _connection(
 
 
 def _client_process(
-    port: int, key: str, connections: int, seconds: float, queue: Any, tag: str
+    port: int, key: str, connections: int, seconds: float, queue: Any, tag: str, distinct: int
 ) -> None:
     async def main() -> None:
         latencies: list[float] = []
@@ -101,7 +108,7 @@ def _client_process(
         deadline = time.perf_counter() + seconds
         await asyncio.gather(
             *(
-                _connection(port, key, f"{tag}{i}", deadline, latencies, errors)
+                _connection(port, key, f"{tag}{i}", deadline, latencies, errors, distinct)
                 for i in range(connections)
             )
         )
@@ -149,7 +156,9 @@ async def _reset_postgres() -> str:
     return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
 
 
-def run_one(database: str, *, seconds: float, connections: int, workers: int) -> dict[str, Any]:
+def run_one(
+    database: str, *, seconds: float, connections: int, workers: int, distinct: int
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="pushgate-bench-"))
     port = _free_port()
     env = {
@@ -179,8 +188,8 @@ def run_one(database: str, *, seconds: float, connections: int, workers: int) ->
         _wait_ready(port, proc)
         key = asyncio.run(_setup_app(port))
         # Warm-up: compiled statements and prepared statements are cached after this.
-        _measure(port, key, connections, 2.0, "warm")
-        latencies, errors = _measure(port, key, connections, seconds, "run")
+        _measure(port, key, connections, 2.0, "warm", distinct)
+        latencies, errors = _measure(port, key, connections, seconds, "run", distinct)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -196,6 +205,7 @@ def run_one(database: str, *, seconds: float, connections: int, workers: int) ->
     return {
         "database": database,
         "workers": workers,
+        "mode": f"re-register {distinct} tokens per connection" if distinct else "new tokens",
         "connections": connections,
         "seconds": seconds,
         "requests": total,
@@ -207,11 +217,11 @@ def run_one(database: str, *, seconds: float, connections: int, workers: int) ->
 
 
 def _measure(
-    port: int, key: str, connections: int, seconds: float, tag: str
+    port: int, key: str, connections: int, seconds: float, tag: str, distinct: int
 ) -> tuple[list[float], list[int]]:
     queue: Any = multiprocessing.Queue()
     client = multiprocessing.Process(
-        target=_client_process, args=(port, key, connections, seconds, queue, tag)
+        target=_client_process, args=(port, key, connections, seconds, queue, tag, distinct)
     )
     client.start()
     latencies, errors = queue.get(timeout=seconds + 60)
@@ -227,26 +237,39 @@ def main() -> None:
         "--workers", default="1,2", help="comma-separated worker counts to measure [1,2]"
     )
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--modes",
+        default="new,reregister",
+        help="new: every upsert a new token; reregister: each connection cycles over 50 tokens",
+    )
     args = parser.parse_args()
     results = []
-    for workers in (int(w) for w in args.workers.split(",")):
-        for database in ("sqlite", "postgres"):
-            if args.only and database != args.only:
-                continue
-            print(
-                f"{database}, {workers} worker(s), {args.connections} connections, "
-                f"{args.seconds:.0f} s ...",
-                flush=True,
-            )
-            result = run_one(
-                database, seconds=args.seconds, connections=args.connections, workers=workers
-            )
-            print(
-                f"  {result['requests_per_s']:>8} upserts/s  p50 {result['p50_ms']} ms  "
-                f"p99 {result['p99_ms']} ms  errors {result['errors']}",
-                flush=True,
-            )
-            results.append(result)
+    runs = [
+        (mode, workers, database)
+        for mode in args.modes.split(",")
+        for workers in (int(w) for w in args.workers.split(","))
+        for database in ("sqlite", "postgres")
+        if not args.only or database == args.only
+    ]
+    for mode, workers, database in runs:
+        print(
+            f"{database}, {mode}, {workers} worker(s), {args.connections} connections, "
+            f"{args.seconds:.0f} s ...",
+            flush=True,
+        )
+        result = run_one(
+            database,
+            seconds=args.seconds,
+            connections=args.connections,
+            workers=workers,
+            distinct=50 if mode == "reregister" else 0,
+        )
+        print(
+            f"  {result['requests_per_s']:>8} upserts/s  p50 {result['p50_ms']} ms  "
+            f"p99 {result['p99_ms']} ms  errors {result['errors']}",
+            flush=True,
+        )
+        results.append(result)
     report = {
         "benchmark": "registration upserts (POST /v1/apps/{app}/registrations)",
         "machine": {

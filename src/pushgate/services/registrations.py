@@ -45,13 +45,7 @@ async def register_device(
     _check_token(token)
     _check_topics(write.topics)
     if _fits_one_statement(resolved.platform, write):
-        registration, created = await db.fast_upsert(
-            app_id, resolved.platform, token, write.values, now
-        )
-        if created:
-            return registration, created
-        async with unit_of_work(db, readonly=True) as uow:
-            return await uow.registrations.load_extras(registration), created
+        return await db.fast_upsert(app_id, resolved.platform, token, write.values, now)
     async with unit_of_work(db) as uow:
         return await _register(uow, app_id, resolved.platform, token, write, now)
 

@@ -3,10 +3,10 @@
 Through SQLAlchemy's async adapters an upsert transaction costs ~18 thread hand-offs on
 aiosqlite and three round trips (BEGIN, INSERT, COMMIT) on PostgreSQL: ~2 ms, ~500/s
 (measured, see bench/registrations.py). The common registration write — no topics,
-capabilities or user-id history to maintain — is a single `INSERT ... ON CONFLICT DO UPDATE
-... RETURNING` statement, which each database runs atomically on its own: one hand-off to
-SQLite's thread, one prepared-statement round trip to PostgreSQL. Everything else keeps to
-SQLAlchemy Core in a UnitOfWork.
+capabilities or user-id history to change — is a single `INSERT ... ON CONFLICT DO UPDATE
+... RETURNING` statement (returning those sets too), which each database runs atomically
+on its own: one hand-off to SQLite's thread, one prepared-statement round trip to
+PostgreSQL. Everything else keeps to SQLAlchemy Core in a UnitOfWork.
 
 Under load both databases commit concurrent upserts in groups (sqlite_writer.py,
 postgres_writer.py): one hand-off or round trip, and one commit, for many registrations.
@@ -15,6 +15,7 @@ postgres_writer.py): one hand-off or round trip, and one commit, for many regist
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,31 @@ FIXED_COLUMNS = ("id", "app_id", "platform", "token", "created_at", "updated_at"
 _TIME_COLUMNS = frozenset(("created_at", "updated_at", "last_seen_at", "deactivated_at"))
 _BOOL_COLUMNS = frozenset(("sandbox", "active"))
 _SQLITE_ONLY = "sqlite"
+_SETS = ("topics", "capabilities", "user_uuid_history")
+# A re-registration answers with the device's topics, capabilities and user-id history;
+# correlated subqueries in RETURNING read them in the same statement (the upsert changes
+# none of them). Sorted as the UnitOfWork path sorts them.
+_SUBQUERIES = {
+    "topics": "SELECT t.name AS v FROM subscriptions s JOIN topics t ON t.id = s.topic_id "
+    "WHERE s.registration_id = registrations.id ORDER BY t.name",
+    "capabilities": "SELECT c.name AS v FROM registration_capabilities c "
+    "WHERE c.registration_id = registrations.id ORDER BY c.name",
+    "user_uuid_history": "SELECT h.user_uuid AS v FROM user_uuid_history h "
+    "WHERE h.registration_id = registrations.id ORDER BY h.first_seen_at, h.user_uuid",
+}
+_POSTGRES_RETURNING = ", ".join(
+    [*_COLUMNS, *(f"ARRAY({sql}) AS {name}" for name, sql in _SUBQUERIES.items())]
+)
+# SQLite has no arrays: each set comes back as a JSON array text.
+_SQLITE_RETURNING = ", ".join(
+    [
+        *_COLUMNS,
+        *(
+            f"(SELECT json_group_array(v) FROM ({sql})) AS {n}"  # noqa: S608 - our constants
+            for n, sql in _SUBQUERIES.items()
+        ),
+    ]
+)
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -58,7 +84,7 @@ class FastRegistrationWriter:
                 pool_size=pool_size,
                 schema=schema,
                 fixed_columns=FIXED_COLUMNS,
-                returning=_COLUMNS,
+                returning=_POSTGRES_RETURNING,
             )
         )
         self._statements: dict[tuple[str, ...], str] = {}
@@ -74,7 +100,10 @@ class FastRegistrationWriter:
         if self._sqlite is not None:
             sql = self._statements.get(names) or self._build(names)
             params = [_sqlite_time(p) if isinstance(p, datetime) else p for p in params]
-            row = dict(zip(_COLUMNS, await self._sqlite.execute(sql, params), strict=True))
+            found = await self._sqlite.execute(sql, params)
+            row = dict(zip((*_COLUMNS, *_SETS), found, strict=True))
+            for name in _SETS:
+                row[name] = json.loads(row[name])
         else:
             assert self._postgres is not None  # noqa: S101 - one of the two is set
             row = await self._postgres.upsert(names, params)
@@ -94,7 +123,7 @@ class FastRegistrationWriter:
         sql = (
             f"INSERT INTO registrations ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names are our column names
             f"ON CONFLICT (app_id, platform, token) DO UPDATE SET {', '.join(updates)} "
-            f"RETURNING {', '.join(_COLUMNS)}"
+            f"RETURNING {_SQLITE_RETURNING}"
         )
         self._statements[names] = sql
         return sql
@@ -113,5 +142,7 @@ def _registration(row: dict[str, Any]) -> Registration:
             row[name] = datetime.fromisoformat(value).replace(tzinfo=UTC)
     for name in _BOOL_COLUMNS:
         row[name] = bool(row[name])
+    for name in _SETS:
+        row[name] = tuple(row[name])
     row["platform"] = Platform(row["platform"])
     return Registration(**row)

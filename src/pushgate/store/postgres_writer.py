@@ -56,13 +56,13 @@ class PostgresGroupWriter:
         pool_size: int,
         schema: str | None,
         fixed_columns: Sequence[str],
-        returning: Sequence[str],
+        returning: str,
     ) -> None:
         self._dsn = dsn
         self._pool_size = pool_size
         self._schema = schema
         self._fixed = tuple(fixed_columns)
-        self._returning = ", ".join(returning)
+        self._returning = returning
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
         self._slots = asyncio.Semaphore(_IN_FLIGHT)

@@ -131,3 +131,23 @@ async def test_concurrent_upserts_of_mixed_shapes_each_get_their_own_row(
 
     results = await asyncio.gather(*(one(i) for i in range(60)))
     assert len({registration_id for _, registration_id in results}) == 60
+
+
+async def test_reregistration_returns_the_sets_a_read_returns(database: Database) -> None:
+    app_id = await _app(database)
+    full = RegistrationWrite(
+        values={"user_uuid": "u1"}, topics=("sport", "news"), capabilities=("chat",)
+    )
+    created, _ = await register_device(database, app_id, "ios", "tok", full, NOW)
+    await register_device(
+        database, app_id, "ios", "tok", RegistrationWrite(values={"user_uuid": "u2"}), NOW
+    )
+    later = NOW + timedelta(seconds=1)
+    plain = RegistrationWrite(values={"locale": "de"})  # the one-statement path
+    again, was_created = await register_device(database, app_id, "apns", "tok", plain, later)
+    assert not was_created
+    assert again.topics == ("news", "sport")
+    assert again.capabilities == ("chat",)
+    assert again.user_uuid_history == ("u1", "u2")
+    async with unit_of_work(database, readonly=True) as uow:
+        assert await uow.registrations.get(app_id, created.id) == again
