@@ -14,6 +14,7 @@ from datetime import datetime
 
 import jwt
 
+from pushgate.domain.records import ApiKey, App
 from pushgate.domain.roles import ALL_ROLES, Role, grants
 from pushgate.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from pushgate.store.engine import Database
@@ -35,6 +36,10 @@ class Principal:
     app_name: str | None
     roles: frozenset[Role]
     key_alias: str
+    # Names this very key, not just its alias: "app id:key id:creation in µs". An alias can
+    # be reused after a revocation and SQLite can reuse a deleted row's id; both together
+    # with the creation instant cannot come back.
+    key_ref: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -167,7 +172,7 @@ class Authenticator:
         claims = {
             "iss": _TOKEN_ISSUER,
             "aud": _TOKEN_AUDIENCE,
-            "sub": f"{principal.app_id}:{principal.key_alias}",
+            "sub": principal.key_ref,
             "app": principal.app_name,
             "scope": scope_text,
             "iat": now,
@@ -180,7 +185,13 @@ class Authenticator:
     def forget(self, key_hash: str, app_id: int, alias: str) -> None:
         """Drop a revoked key, and the tokens issued for it, from this process's cache at once."""
         self._cache.pop(key_hash, None)
-        self._cache.pop(f"{app_id}:{alias}", None)
+        stale = [
+            cache_key
+            for cache_key, (_, principal) in self._cache.items()
+            if principal is not None and (principal.app_id, principal.key_alias) == (app_id, alias)
+        ]
+        for cache_key in stale:
+            self._cache.pop(cache_key, None)
 
     async def _lookup(self, digest: str) -> Principal | None:
         hit, cached = self._cached(digest)
@@ -204,25 +215,24 @@ class Authenticator:
     async def _load(self, digest: str) -> Principal | None:
         async with unit_of_work(self._db, readonly=True) as uow:
             found = await uow.keys.get_by_hash(digest)
-        principal = None
-        if found is not None:
-            key, app = found
-            principal = Principal(app.id, app.name, key.roles, key.alias)
+        principal = _principal(*found) if found is not None else None
         return self._remember(digest, principal)
 
     async def _lookup_client(self, subject: str) -> Principal | None:
-        """The key behind a token's `sub` (app id and alias), still present and unrevoked."""
+        """The key a token's `sub` names (its key_ref), if it still exists unrevoked."""
         hit, cached = self._cached(subject)
         if hit:
             return cached
-        app_id_text, _, alias = subject.partition(":")
+        parts = subject.split(":")
         principal = None
-        if app_id_text.isdigit():
+        if len(parts) == 3 and all(part.isdigit() for part in parts):
             async with unit_of_work(self._db, readonly=True) as uow:
-                key = await uow.keys.get(int(app_id_text), alias)
-                app = await uow.apps.get(int(app_id_text)) if key is not None else None
+                key = await uow.keys.get_by_id(int(parts[0]), int(parts[1]))
+                app = await uow.apps.get(int(parts[0])) if key is not None else None
             if key is not None and app is not None:
-                principal = Principal(app.id, app.name, key.roles, key.alias)
+                principal = _principal(key, app)
+                if principal.key_ref != subject:  # same id, another key (SQLite reuses ids)
+                    principal = None
         return self._remember(subject, principal)
 
     def _cached(self, cache_key: str) -> tuple[bool, Principal | None]:
@@ -238,6 +248,11 @@ class Authenticator:
         while len(self._cache) > _CACHE_LIMIT:
             self._cache.popitem(last=False)
         return principal
+
+
+def _principal(key: ApiKey, app: App) -> Principal:
+    created_us = int(key.created_at.timestamp() * 1_000_000)
+    return Principal(app.id, app.name, key.roles, key.alias, f"{app.id}:{key.id}:{created_us}")
 
 
 def _parse_scope(scope: str) -> frozenset[Role]:

@@ -114,6 +114,11 @@ class KeyRepo(Repo):
         app = App(row.app_id, row.app_name, row.description, row.app_created_at, row.app_updated_at)
         return _key(row), app
 
+    async def get_by_id(self, app_id: int, key_id: int) -> ApiKey | None:
+        stmt = select(api_keys).where(api_keys.c.app_id == app_id, api_keys.c.id == key_id)
+        row = (await self.conn.execute(stmt)).first()
+        return _key(row) if row else None
+
     async def get(self, app_id: int, alias: str) -> ApiKey | None:
         stmt = select(api_keys).where(api_keys.c.app_id == app_id, api_keys.c.alias == alias)
         row = (await self.conn.execute(stmt)).first()
