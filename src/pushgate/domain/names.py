@@ -9,8 +9,9 @@ from pushgate.errors import InvalidInput
 # Path-safe: letters, digits and . _ - (MobileFirst app ids look like com.example.app);
 # no leading punctuation so names never collide with relative path segments.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-# Topics are subscribed to by vendor clients with free-form tag names, so allow spaces and ':'.
-_TOPIC = re.compile(r"^[^\x00-\x1f/\\?#%]{1,255}$")
+# Topics are subscribed to by vendor clients with free-form tag names, so allow spaces and ':'
+# but no control character: C0, DEL and C1 (\x9b is the 8-bit ANSI escape introducer).
+_TOPIC = re.compile(r"^[^\x00-\x1f\x7f-\x9f/\\?#%]{1,255}$")
 
 
 def check_name(value: str, *, field: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -72,7 +73,7 @@ def _private_key(pem: str, field: str, password: str | None = None) -> Any:
         return serialization.load_pem_private_key(
             pem.encode(), password.encode() if password else None
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise InvalidInput(
             "is not a PEM private key (or its password is wrong)", field=field
         ) from None
