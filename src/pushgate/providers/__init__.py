@@ -1,0 +1,1 @@
+"""Push service adapters behind one interface (base.Provider), and their registry."""
