@@ -166,14 +166,15 @@ class DeliveryOptions:
     """How every delivery of one notification is made."""
 
     expires_at: datetime
-    priority: Priority = Priority.NORMAL
+    # None: each provider's default (APNs 10 for alerts, 5 for background; FCM's own).
+    priority: Priority | None = None
     collapse_id: str | None = None
     # TTL 0: "now or never": one attempt, no retry, and providers are told not to store it.
     once: bool = False
 
     def to_dict(self) -> JsonObject:
         return {
-            "priority": self.priority.value,
+            "priority": self.priority.value if self.priority else None,
             "expires_at": self.expires_at.isoformat(),
             "collapse_id": self.collapse_id,
             "once": self.once,
@@ -183,7 +184,7 @@ class DeliveryOptions:
     def from_dict(cls, raw: Mapping[str, Any]) -> DeliveryOptions:
         return cls(
             datetime.fromisoformat(raw["expires_at"]),
-            Priority(raw.get("priority", "normal")),
+            Priority(raw["priority"]) if raw.get("priority") else None,
             raw.get("collapse_id"),
             bool(raw.get("once", False)),
         )
