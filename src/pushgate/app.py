@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -14,9 +18,14 @@ from pushgate import __version__
 from pushgate.api import health
 from pushgate.api.v1 import PREFIX, ROUTERS
 from pushgate.config import Settings
+from pushgate.delivery.engine import DeliveryConfig, DeliveryEngine
+from pushgate.delivery.queue_db import DbQueue
+from pushgate.delivery.worker import Worker
 from pushgate.http.deps import Runtime
 from pushgate.http.errors import install_error_handlers
 from pushgate.http.limits import BodyLimitMiddleware
+from pushgate.providers.base import ProviderOptions
+from pushgate.providers.registry import ProviderRegistry, default_kinds
 from pushgate.services.auth import Authenticator, ensure_admin_key
 from pushgate.services.vault import Vault, load_master_key
 from pushgate.store.engine import Database
@@ -26,8 +35,43 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def process_owner() -> str:
+    """This process's lease-owner id: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def build_engine(
+    settings: Settings,
+    db: Database,
+    vault: Vault,
+    *,
+    registry: ProviderRegistry | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    config: DeliveryConfig | None = None,
+) -> DeliveryEngine:
+    """The delivery engine: queue back end, provider adapters, delivery settings."""
+    if registry is None:
+        options = ProviderOptions(
+            ca_file=str(settings.provider_ca_file) if settings.provider_ca_file else None,
+            send_timeout_s=settings.send_timeout_s,
+        )
+        registry = ProviderRegistry(default_kinds(), options)
+    config = config or DeliveryConfig(
+        lease_s=settings.lease_s,
+        send_timeout_s=settings.send_timeout_s,
+        inline_deadline_s=settings.inline_deadline_s,
+    )
+    queue = DbQueue(db, owner=process_owner(), lease_s=config.lease_s, clock=clock)
+    return DeliveryEngine(db, queue, registry, vault.open, config=config, clock=clock)
+
+
 async def build_runtime(
-    settings: Settings, *, db: Database | None = None, clock: Callable[[], datetime] = utc_now
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    registry: ProviderRegistry | None = None,
+    delivery: DeliveryConfig | None = None,
 ) -> tuple[Runtime, str | None]:
     """Open the database and secrets; returns the runtime and a just-generated admin key."""
     if db is None:
@@ -44,7 +88,8 @@ async def build_runtime(
         cache_ttl_s=settings.auth_cache_ttl_s,
         clock=clock,
     )
-    return Runtime(settings, db, vault, auth, clock), generated
+    engine = build_engine(settings, db, vault, registry=registry, clock=clock, config=delivery)
+    return Runtime(settings, db, vault, auth, clock, engine), generated
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -57,6 +102,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             return
         built, _ = await build_runtime(settings)
         app.state.runtime = built
+        worker = Worker(built.engine) if settings.worker else None
+        worker_task = asyncio.create_task(worker.run()) if worker else None
         # Everything built so far lives as long as the process: move it out of the cyclic
         # collector's reach, so a full collection walks request garbage only (measured:
         # p99 of registration upserts on PostgreSQL, see bench/registrations.py).
@@ -67,6 +114,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if worker is not None and worker_task is not None:
+                await worker.stop()
+                await worker_task
+            await built.engine.aclose()
             await built.db.dispose()
 
     app = FastAPI(

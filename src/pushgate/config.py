@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,26 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=20, ge=1, le=500)
     log_level: str = "INFO"
+    # Delivery
+    worker: bool = Field(
+        default=True, description="Run the delivery worker inside the API process (serve)"
+    )
+    queue: Literal["database", "redis"] = "database"
+    redis_url: str | None = Field(
+        default=None, description="Redis for PUSHGATE_QUEUE=redis (run it with appendonly yes)"
+    )
+    lease_s: float = Field(
+        default=30.0, ge=1, le=3600, description="Job lease; a dead worker's work resumes after it"
+    )
+    send_timeout_s: float = Field(
+        default=10.0, ge=0.5, le=300, description="Total deadline of one provider attempt"
+    )
+    inline_deadline_s: float = Field(
+        default=5.0, ge=0, le=60, description="How long a send request waits for inline results"
+    )
+    provider_ca_file: Path | None = Field(
+        default=None, description="Extra CA certificates trusted for provider connections"
+    )
 
     @field_validator("admin_key", "master_key")
     @classmethod

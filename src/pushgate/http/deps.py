@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from pushgate.config import Settings
+from pushgate.delivery.engine import DeliveryEngine
 from pushgate.domain.roles import Role
 from pushgate.errors import InvalidInput, Unauthenticated, UnsupportedMediaType
 from pushgate.services.auth import Authenticator, Principal, resolve_app_id
@@ -29,6 +30,7 @@ class Runtime:
     vault: Vault
     auth: Authenticator
     clock: Callable[[], datetime]
+    engine: DeliveryEngine
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -98,6 +98,19 @@ async def app_id_for(db: Database, principal: Principal, app_name: str, role: Ro
     return authorize_key(principal, app_name, role)
 
 
+async def app_id_for_any(
+    db: Database, principal: Principal, app_name: str, roles: tuple[Role, ...]
+) -> int:
+    """The app's id if the caller holds at least one of `roles` on it."""
+    if principal.is_admin:
+        return await app_id_for(db, principal, app_name, None)
+    app_id = authorize_key(principal, app_name, None)
+    if not any(grants(principal.roles, role) for role in roles):
+        names = ", ".join(r.value for r in roles)
+        raise Forbidden(f"this key needs one of the roles {names}")
+    return app_id
+
+
 class Authenticator:
     """Verifies credentials; caches verified keys briefly (auth_cache_ttl_s bounds revocation)."""
 

@@ -61,7 +61,7 @@ _SQLITE_RETURNING = ", ".join(
 )
 
 
-def _sqlite_time(value: datetime) -> str:
+def sqlite_time(value: datetime) -> str:
     # The exact text SQLAlchemy's SQLite DateTime writes, so both paths read the same rows.
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -99,7 +99,7 @@ class FastRegistrationWriter:
         params += [values[name] for name in names]
         if self._sqlite is not None:
             sql = self._statements.get(names) or self._build(names)
-            params = [_sqlite_time(p) if isinstance(p, datetime) else p for p in params]
+            params = [sqlite_time(p) if isinstance(p, datetime) else p for p in params]
             found = await self._sqlite.execute(sql, params)
             row = dict(zip((*_COLUMNS, *_SETS), found, strict=True))
             for name in _SETS:

@@ -15,10 +15,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -71,6 +73,8 @@ apps = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("name", String(128), nullable=False, unique=True),
     Column("description", Text, nullable=False, default=""),
+    # {provider: sends per second}, JSON; absent: no limit of ours (the provider's still apply).
+    Column("rate_limits", Text, nullable=True),
     *_times(),
 )
 
@@ -105,6 +109,10 @@ credentials = Table(
     # The secret parts as one Fernet token under the master key.
     Column("sealed_secret", Text, nullable=False),
     Column("endpoint", String(2048), nullable=True),
+    # Set by the mass-invalidation guard: most of a batch came back "invalid token", which
+    # means our configuration (sandbox/production, topic) is wrong, not that devices died.
+    Column("suspect_at", UtcDateTime(), nullable=True),
+    Column("suspect_reason", Text, nullable=True),
     *_times(),
 )
 
@@ -136,8 +144,11 @@ registrations = Table(
     UniqueConstraint("app_id", "platform", "token"),
     Index(None, "app_id", "user_name"),
     Index(None, "app_id", "user_uuid"),
-    Index(None, "app_id", "push_group"),
     Index(None, "app_id", "device_id"),
+    # Fan-out pages through an audience in id order (keyset): these serve "the whole app" and
+    # "a push group" without sorting the audience on every page.
+    Index(None, "app_id", "id"),
+    Index(None, "app_id", "push_group", "id"),
 )
 
 registration_capabilities = Table(
@@ -149,7 +160,7 @@ registration_capabilities = Table(
         primary_key=True,
     ),
     Column("name", String(255), primary_key=True),
-    Index(None, "name"),
+    Index(None, "name", "registration_id"),  # fan-out by capability, in id order
 )
 
 # Every global user id a registration has carried, so old ids still reach it (SAP seed).
@@ -187,5 +198,97 @@ subscriptions = Table(
     ),
     Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
     Column("created_at", UtcDateTime(), nullable=False),
-    Index(None, "topic_id"),
+    Index(None, "topic_id", "registration_id"),  # fan-out by topic, in id order
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # the target kind
+    Column("lane", String(8), nullable=False),  # fast (one device, high priority) or bulk
+    Column("state", String(16), nullable=False),  # scheduled, queued, sending, done, cancelled
+    # The validated request (target, message, options) as JSON: what the workers deliver.
+    Column("request", Text, nullable=False),
+    # Bumped when a recovery sweep re-plans the fan-out; work of an older epoch is dropped.
+    Column("epoch", Integer, nullable=False, server_default="0"),
+    Column("send_at", UtcDateTime(), nullable=True),
+    Column("local_time", Boolean, nullable=False, server_default=false()),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    # The first answer, replayed to a request repeating the Idempotency-Key.
+    Column("response", Text, nullable=True),
+    Column("response_status", SmallInteger, nullable=True),
+    # Progress: registrations in batches still open, batches still open, then the outcome of
+    # every registration reached. QUEUED = planned + targeted - (every final status).
+    Column("planned", BigInteger, nullable=False, server_default="0"),
+    Column("batches_open", Integer, nullable=False, server_default="0"),
+    Column("fanout_done", Boolean, nullable=False, server_default=false()),
+    Column("targeted", BigInteger, nullable=False, server_default="0"),
+    Column("sent", BigInteger, nullable=False, server_default="0"),
+    Column("errors", BigInteger, nullable=False, server_default="0"),
+    Column("received", BigInteger, nullable=False, server_default="0"),
+    Column("consumed", BigInteger, nullable=False, server_default="0"),
+    Column("confirmed", BigInteger, nullable=False, server_default="0"),
+    *_times(),
+    Column("started_at", UtcDateTime(), nullable=True),
+    Column("completed_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("app_id", "idempotency_key"),
+    Index(None, "app_id", "id"),
+    Index(None, "state", "updated_at"),  # the recovery sweep's scan
+)
+
+# The database queue (outbox): committed with the notification, claimed with a lease.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "notification_id",
+        ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(8), nullable=False),  # fanout (a cursor) or batch (a range)
+    Column("lane", String(8), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    # Keyset range of registration ids: (after_id, upto_id]; fanout jobs have no upper bound.
+    Column("after_id", String(32), nullable=True),
+    Column("upto_id", String(32), nullable=True),
+    Column("expected", Integer, nullable=False, server_default="0"),
+    Column("ids", Text, nullable=True),  # explicit registration ids (JSON), e.g. local time
+    Column("available_at", UtcDateTime(), nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Index(None, "lane", "available_at"),
+    Index(None, "notification_id"),
+)
+
+# One row per registration reached, written once per attempt batch. Keyed by the two
+# time-ordered ids (appends, not random inserts); no foreign keys on this hot table: rows
+# go with their notification (services delete them), and a deleted registration keeps
+# its delivery history.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("notification_id", String(32), primary_key=True),
+    Column("registration_id", String(32), primary_key=True),
+    Column("status", SmallInteger, nullable=False),
+    Column("code", SmallInteger, nullable=False),
+    Column("attempts", SmallInteger, nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("reason", String(255), nullable=True),
+    Column("provider_ref", String(128), nullable=True),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),  # QUEUED: when to retry
+    Column("updated_at", UtcDateTime(), nullable=False),
+    sqlite_with_rowid=False,
+)
+# Retries come due from here (status 0 = QUEUED).
+Index(
+    "ix_deliveries_due",
+    deliveries.c.next_attempt_at,
+    sqlite_where=deliveries.c.status == 0,
+    postgresql_where=deliveries.c.status == 0,
 )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pushgate.store.engine import Database
 from pushgate.store.repos.apps import AppRepo, KeyRepo, SystemSecretRepo
+from pushgate.store.repos.audience import AudienceRepo
 from pushgate.store.repos.credentials import CredentialRepo
+from pushgate.store.repos.deliveries import DeliveryRepo
+from pushgate.store.repos.jobs import JobRepo
+from pushgate.store.repos.notifications import NotificationRepo
 from pushgate.store.repos.registrations import RegistrationRepo
 from pushgate.store.repos.topics import TopicRepo
 
@@ -23,10 +27,20 @@ class UnitOfWork:
         self.credentials = CredentialRepo(conn)
         self.registrations = RegistrationRepo(conn)
         self.topics = TopicRepo(conn)
+        self.notifications = NotificationRepo(conn)
+        self.jobs = JobRepo(conn)
+        self.deliveries = DeliveryRepo(conn)
+        self.audience = AudienceRepo(conn)
+        # Work outside the database that must follow only a committed transaction (e.g. a
+        # Redis Streams enqueue): run in order after COMMIT, never after a rollback.
+        self.after_commit: list[Callable[[], Awaitable[None]]] = []
 
 
 @asynccontextmanager
 async def unit_of_work(db: Database, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
     """Commit on normal exit, roll back on any error: nothing half-written."""
     async with db.connect(readonly=readonly) as conn:
-        yield UnitOfWork(conn)
+        uow = UnitOfWork(conn)
+        yield uow
+    for action in uow.after_commit:
+        await action()

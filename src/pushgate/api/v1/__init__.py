@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pushgate.api.v1 import apps, credentials, oauth, registrations, topics
+from pushgate.api.v1 import apps, credentials, notifications, oauth, registrations, topics
 
 PREFIX = "/v1"
 # Included one by one into the application (not nested in a /v1 router): every extra
@@ -15,4 +15,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     oauth.router,
     credentials.router,
     topics.router,
+    notifications.router,
 )

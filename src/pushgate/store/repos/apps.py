@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +73,12 @@ class AppRepo(Repo):
 
     async def delete(self, app_id: int) -> None:
         await self.conn.execute(delete(apps).where(apps.c.id == app_id))
+
+    async def rate_limits(self, app_id: int) -> dict[str, float]:
+        """{provider: sends per second}; empty when the app sets none."""
+        stmt = select(apps.c.rate_limits).where(apps.c.id == app_id)
+        raw = (await self.conn.execute(stmt)).scalar_one_or_none()
+        return {k: float(v) for k, v in json.loads(raw).items()} if raw else {}
 
 
 class KeyRepo(Repo):

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from pushgate.domain.records import CredentialInfo, JsonObject
 from pushgate.store.repos._base import Repo
@@ -34,6 +34,9 @@ class CredentialRepo(Repo):
             "sealed_secret": sealed_secret,
             "endpoint": endpoint,
             "updated_at": now,
+            # A new credential starts trusted again (the guard judged the old one).
+            "suspect_at": None,
+            "suspect_reason": None,
         }
         stmt = self.upsert_insert(credentials).values(
             app_id=app_id, provider=provider, created_at=now, **values
@@ -53,6 +56,13 @@ class CredentialRepo(Repo):
     async def list_for_app(self, app_id: int) -> list[CredentialInfo]:
         stmt = select(credentials).where(credentials.c.app_id == app_id)
         return [_info(r) for r in await self.conn.execute(stmt.order_by(credentials.c.provider))]
+
+    async def mark_suspect(self, app_id: int, provider: str, reason: str, now: datetime) -> None:
+        await self.conn.execute(
+            update(credentials)
+            .where(credentials.c.app_id == app_id, credentials.c.provider == provider)
+            .values(suspect_at=now, suspect_reason=reason)
+        )
 
     async def delete(self, app_id: int, provider: str) -> bool:
         stmt = delete(credentials).where(

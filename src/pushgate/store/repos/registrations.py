@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import bindparam, delete, exists, or_, select, update
 
 from pushgate.domain.ids import new_id
 from pushgate.domain.platforms import Platform
@@ -87,6 +87,35 @@ class RegistrationRepo(Repo):
             stmt = stmt.where(registrations.c.id > after)
         rows = (await self.conn.execute(stmt.order_by(registrations.c.id).limit(limit))).all()
         return await self._with_extras(rows)
+
+    async def deactivate_dead(
+        self, dead: Sequence[tuple[str, str, datetime]], now: datetime
+    ) -> int:
+        """Deactivate (id, reason, cutoff) registrations not renewed after their cutoff.
+
+        A device that registered again after the provider called its token dead (APNs'
+        410 timestamp rule) has a fresh token: it stays active.
+        """
+        if not dead:
+            return 0
+        r = registrations
+        stmt = (
+            update(r)
+            .where(
+                r.c.id == bindparam("rid"),
+                r.c.active.is_(True),
+                r.c.last_seen_at <= bindparam("cutoff"),
+            )
+            .values(
+                active=False,
+                deactivated_at=now,
+                deactivation_reason=bindparam("reason"),
+                updated_at=now,
+            )
+        )
+        params = [{"rid": rid, "reason": reason[:255], "cutoff": cut} for rid, reason, cut in dead]
+        result = await self.conn.execute(stmt, params)
+        return int(result.rowcount or 0)
 
     async def delete(self, app_id: int, registration_id: str) -> bool:
         stmt = delete(registrations).where(

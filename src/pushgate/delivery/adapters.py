@@ -1,0 +1,126 @@
+"""The provider adapters of one worker process: one per (app, provider), rebuilt on change.
+
+An adapter owns its connections and auth tokens, so it lives as long as its credential: a
+replaced credential (new version) closes the old adapter and builds a new one. Credentials
+are re-read at most every `refresh_s`, so a change reaches running workers within that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from pushgate.domain.records import JsonObject
+from pushgate.providers.base import Provider, ProviderCredential
+from pushgate.providers.registry import ProviderRegistry
+from pushgate.store.engine import Database
+from pushgate.store.uow import unit_of_work
+
+_log = structlog.get_logger("pushgate.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Why an app cannot send through a provider now (result code 4: configuration)."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class _Entry:
+    provider: Provider | None
+    version: str | None
+    checked_at: float
+    unavailable: Unavailable | None = None
+
+
+class AdapterPool:
+    def __init__(
+        self,
+        registry: ProviderRegistry,
+        db: Database,
+        open_secret: Callable[[str], JsonObject],
+        *,
+        refresh_s: float = 10.0,
+    ) -> None:
+        self._registry = registry
+        self._db = db
+        self._open = open_secret
+        self._refresh_s = refresh_s
+        self._entries: dict[tuple[int, str], _Entry] = {}
+        # Replaced adapters, with when they were replaced: a batch may still be using one.
+        self._retired: list[tuple[Provider, float]] = []
+
+    async def get(self, app_id: int, provider: str) -> Provider | Unavailable:
+        key = (app_id, provider)
+        entry = self._entries.get(key)
+        now = time.monotonic()
+        if entry is None or now - entry.checked_at > self._refresh_s:
+            entry = await self._refresh(key, entry, now)
+        if entry.unavailable is not None:
+            return entry.unavailable
+        assert entry.provider is not None  # noqa: S101 - set whenever unavailable is not
+        return entry.provider
+
+    async def _refresh(self, key: tuple[int, str], old: _Entry | None, now: float) -> _Entry:
+        app_id, provider = key
+        kind = self._registry.kind(provider)
+        if kind is None:
+            entry = _Entry(None, None, now, Unavailable(f"no {provider} adapter in this build"))
+            return self._replace(key, old, entry)
+        credential = await self._credential(app_id, provider)
+        version = credential.version if credential else None
+        if old is not None and old.version == version and old.provider is not None:
+            old.checked_at = now
+            return old
+        if credential is None and kind.needs_credential:
+            entry = _Entry(None, None, now, Unavailable(f"no {provider} credentials for this app"))
+        else:
+            entry = _Entry(kind.build(credential, self._registry.options), version, now)
+        return self._replace(key, old, entry)
+
+    def _replace(self, key: tuple[int, str], old: _Entry | None, new: _Entry) -> _Entry:
+        self._entries[key] = new
+        if old is not None and old.provider is not None and old.provider is not new.provider:
+            self._retired.append((old.provider, new.checked_at))
+        return new
+
+    async def _credential(self, app_id: int, provider: str) -> ProviderCredential | None:
+        async with unit_of_work(self._db, readonly=True) as uow:
+            info = await uow.credentials.get(app_id, provider)
+            sealed = await uow.credentials.get_sealed(app_id, provider)
+        if info is None or sealed is None:
+            return None
+        return ProviderCredential(
+            app_id=app_id,
+            provider=provider,
+            settings=info.settings,
+            secret=self._open(sealed),
+            endpoint=info.endpoint,
+            version=info.updated_at.isoformat(),
+        )
+
+    async def close_retired(self, *, older_than_s: float = 120.0) -> None:
+        """Close adapters replaced long enough ago that no batch still uses them."""
+        cutoff = time.monotonic() - older_than_s
+        due = [p for p, at in self._retired if at <= cutoff]
+        self._retired = [(p, at) for p, at in self._retired if at > cutoff]
+        for provider in due:
+            await _close(provider)
+
+    async def aclose(self) -> None:
+        await self.close_retired(older_than_s=-1.0)
+        entries, self._entries = self._entries, {}
+        for entry in entries.values():
+            if entry.provider is not None:
+                await _close(entry.provider)
+
+
+async def _close(provider: Provider) -> None:
+    try:
+        await provider.aclose()
+    except Exception:  # noqa: BLE001 - closing must not stop the others from closing
+        _log.exception("closing a provider adapter failed")

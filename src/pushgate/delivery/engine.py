@@ -1,0 +1,117 @@
+"""The delivery engine of one process: queue, planner, batch runner and adapters, wired once.
+
+Both front doors use it: the API delivers small targets inline through it, and the worker
+loops (worker.py) drive it from the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pushgate.delivery.adapters import AdapterPool
+from pushgate.delivery.batches import BatchDone, BatchRunner
+from pushgate.delivery.fanout import Planner
+from pushgate.delivery.prepared import PreparedCache
+from pushgate.delivery.queue import Queue
+from pushgate.delivery.retry import RetryPolicy
+from pushgate.delivery.sender import Sender
+from pushgate.domain.jobs import Job, JobKind
+from pushgate.domain.records import JsonObject
+from pushgate.providers.registry import ProviderRegistry
+from pushgate.store.engine import Database
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    page_size: int = 1000  # registrations per batch
+    inline_max: int = 100  # small targets up to this size are delivered inside the request
+    inline_deadline_s: float = 5.0  # what takes longer is answered as queued
+    lease_s: float = 30.0  # a job's lease; renewed every third of it while worked on
+    send_timeout_s: float = 10.0  # total deadline of one provider attempt
+    poll_s: float = 0.5  # how often idle workers look for work from other processes
+    fast_concurrency: int = 16  # jobs in flight per worker, fast lane
+    bulk_concurrency: int = 2  # batches in flight per worker, bulk lane
+    retry_group: int = 500  # due retries claimed at once
+    explode_after: int = 3  # a batch claimed this often is retried delivery by delivery
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def retry_lease_s(self) -> float:
+        """A claimed retry's lease: longer than any attempt can take (no renewal)."""
+        return self.send_timeout_s + self.lease_s
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        db: Database,
+        queue: Queue,
+        registry: ProviderRegistry,
+        open_secret: Callable[[str], JsonObject],
+        *,
+        config: DeliveryConfig,
+        clock: Callable[[], datetime],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.queue = queue
+        self.registry = registry
+        self.config = config
+        self.clock = clock
+        self._background: set[asyncio.Task[Any]] = set()
+        cache = PreparedCache()
+        self.adapters = AdapterPool(registry, db, open_secret)
+        sender = Sender(
+            self.adapters,
+            registry,
+            policy=config.retry,
+            send_timeout_s=config.send_timeout_s,
+            clock=clock,
+            rng=rng,
+        )
+        self.planner = Planner(db, queue, cache, page_size=config.page_size, clock=clock)
+        self.batches = BatchRunner(
+            db,
+            queue,
+            cache,
+            sender,
+            clock=clock,
+            explode_after=config.explode_after,
+            retry_lease_s=config.retry_lease_s,
+            retry_group=config.retry_group,
+        )
+
+    async def run_job(self, job: Job, *, page_size: int | None = None) -> list[BatchDone]:
+        """Do one claimed job: plan a page and send it, or send a batch."""
+        if job.kind is JobKind.BATCH:
+            done = await self.batches.run(job)
+            return [done] if done else []
+        planned = await self.planner.plan(job, page_size=page_size)
+        if planned is None or planned.batch is None:
+            return []
+        done = await self.batches.run(planned.batch, prepared=planned.prepared, rows=planned.rows)
+        return [done] if done else []
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run work that must outlive its request (inline delivery past the deadline)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def aclose(self, grace_s: float = 5.0) -> None:
+        """Let background work finish for `grace_s` (its jobs' leases cover the rest)."""
+        if self._background:
+            _, pending = await asyncio.wait(list(self._background), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.adapters.aclose()
+        await self.queue.aclose()

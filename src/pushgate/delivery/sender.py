@@ -1,0 +1,288 @@
+"""Send one page of an audience through its providers and turn the answers into rows.
+
+Rows are grouped by provider; each group goes to that app's adapter as one Batch, groups
+concurrently. Nothing here writes to the database: `recorder.py` stores what this returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from pushgate.delivery.adapters import AdapterPool, Unavailable
+from pushgate.delivery.limiter import TokenBuckets
+from pushgate.delivery.prepared import Prepared
+from pushgate.delivery.retry import RetryPolicy, decide_retry
+from pushgate.domain.notifications import delivery_id
+from pushgate.domain.statuses import DeliveryStatus, Outcome, ResultCode
+from pushgate.providers.base import Batch, Delivery, Push, Recipient, SendResult
+from pushgate.providers.registry import ProviderRegistry
+from pushgate.store.repos.audience import AudienceRow
+from pushgate.store.repos.deliveries import DeliveryRow
+
+_log = structlog.get_logger("pushgate.delivery")
+
+# Mass-invalidation guard: this share of "invalid token" answers in a batch of at least this
+# many on one credential means our configuration is wrong (sandbox/production, topic), not
+# that the devices died: keep the registrations and mark the credential suspect.
+SUSPECT_MIN_ANSWERS = 20
+SUSPECT_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class Deactivation:
+    registration_id: str
+    reason: str
+    # Renewed after this instant (re-registered) means alive: keep it (architecture.md).
+    cutoff: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    provider: str
+    reason: str
+
+
+@dataclass(slots=True)
+class SendReport:
+    """What one page's sending produced, ready for one recording transaction."""
+
+    rows: list[DeliveryRow] = field(default_factory=list)
+    sent: int = 0
+    errors: int = 0
+    deactivations: list[Deactivation] = field(default_factory=list)
+    suspects: list[Suspect] = field(default_factory=list)
+
+
+def _error(code: ResultCode, reason: str) -> SendResult:
+    return SendResult(Outcome.REJECTED, code, reason)
+
+
+class Sender:
+    def __init__(
+        self,
+        pool: AdapterPool,
+        registry: ProviderRegistry,
+        *,
+        policy: RetryPolicy,
+        send_timeout_s: float,
+        clock: Callable[[], datetime],
+        rng: random.Random | None = None,
+    ) -> None:
+        self._pool = pool
+        self._registry = registry
+        self._policy = policy
+        self._send_timeout_s = send_timeout_s
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._buckets = TokenBuckets()
+        self._oversized: dict[tuple[int, str], bool] = {}
+
+    async def send(
+        self,
+        prepared: Prepared,
+        rows: Sequence[AudienceRow],
+        attempts: Sequence[int],
+        history: dict[str, set[str]] | None = None,
+    ) -> SendReport:
+        """Deliver `rows` (attempts[i]: the attempt row i is on, this one included)."""
+        started = self._clock()
+        n = prepared.notification
+        pushes = [prepared.push_for(row, history) for row in rows]
+        results: list[SendResult | None] = [None] * len(rows)
+        if started > n.expires_at:
+            expired = _error(ResultCode.PROVIDER_FAILED, "expired before it could be sent")
+            results = [expired] * len(rows)
+        else:
+            groups: dict[str, list[int]] = {}
+            for index, row in enumerate(rows):
+                groups.setdefault(row.platform.provider, []).append(index)
+            await asyncio.gather(
+                *(
+                    self._send_group(prepared, provider, indexes, rows, pushes, results)
+                    for provider, indexes in groups.items()
+                )
+            )
+        return self._report(prepared, rows, attempts, results, started)
+
+    async def _send_group(
+        self,
+        prepared: Prepared,
+        provider: str,
+        indexes: list[int],
+        rows: Sequence[AudienceRow],
+        pushes: Sequence[Push],
+        results: list[SendResult | None],
+    ) -> None:
+        n = prepared.notification
+        adapter = await self._pool.get(n.app_id, provider)
+        if isinstance(adapter, Unavailable):
+            unavailable = _error(ResultCode.CONFIGURATION_EXPIRED, adapter.reason)
+            for i in indexes:
+                results[i] = unavailable
+            return
+        sendable = self._drop_oversized(indexes, rows, pushes, results)
+        sendable = self._rate_limit(prepared, provider, sendable, results)
+        if not sendable:
+            return
+        deliveries = [
+            Delivery(
+                delivery_id(n.id, rows[i].id),
+                Recipient(
+                    rows[i].id,
+                    rows[i].platform,
+                    rows[i].token,
+                    rows[i].sandbox,
+                    rows[i].p256dh,
+                    rows[i].auth_secret,
+                ),
+                pushes[i],
+            )
+            for i in sendable
+        ]
+        loop = asyncio.get_running_loop()
+        batch = Batch(n.app_id, deliveries, loop.time() + self._send_timeout_s)
+        try:
+            answers = await adapter.send(batch)
+        except Exception:  # noqa: BLE001 - an adapter bug must not lose the batch
+            _log.exception("provider adapter failed", app=n.app_id, notification=n.id)
+            failed = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")
+            answers = [failed] * len(deliveries)
+        if len(answers) != len(deliveries):
+            _log.error("adapter answered the wrong number of results", provider=provider)
+            answers = [SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")] * len(
+                deliveries
+            )
+        for i, answer in zip(sendable, answers, strict=True):
+            results[i] = answer
+
+    def _drop_oversized(
+        self,
+        indexes: list[int],
+        rows: Sequence[AudienceRow],
+        pushes: Sequence[Push],
+        results: list[SendResult | None],
+    ) -> list[int]:
+        """Too large for the provider: a per-target error, never sent (result code 9)."""
+        keep: list[int] = []
+        for i in indexes:
+            key = (id(pushes[i]), rows[i].platform.value)
+            too_large = self._oversized.get(key)
+            if too_large is None:
+                too_large = self._registry.oversized(pushes[i], rows[i].platform)
+                if len(self._oversized) > 4096:
+                    self._oversized.clear()
+                self._oversized[key] = too_large
+            if too_large:
+                results[i] = _error(ResultCode.TOO_LARGE, "payload over the provider's limit")
+            else:
+                keep.append(i)
+        return keep
+
+    def _rate_limit(
+        self,
+        prepared: Prepared,
+        provider: str,
+        indexes: list[int],
+        results: list[SendResult | None],
+    ) -> list[int]:
+        rate = prepared.rate_limits.get(provider)
+        if rate is None or not indexes:
+            return indexes
+        key = (prepared.notification.app_id, provider)
+        granted, wait_s = self._buckets.take(key, rate, len(indexes))
+        held = SendResult(
+            Outcome.RETRY, ResultCode.QUEUED, "app rate limit", retry_after_s=wait_s, unsent=True
+        )
+        for i in indexes[granted:]:
+            results[i] = held
+        return indexes[:granted]
+
+    def _report(
+        self,
+        prepared: Prepared,
+        rows: Sequence[AudienceRow],
+        attempts: Sequence[int],
+        results: Sequence[SendResult | None],
+        started: datetime,
+    ) -> SendReport:
+        n = prepared.notification
+        now = self._clock()
+        report = SendReport()
+        dead: dict[str, list[Deactivation]] = {}
+        for row, attempt, maybe in zip(rows, attempts, results, strict=True):
+            result = maybe or SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "not sent")
+            outcome = result.outcome
+            status, code, reason, at = DeliveryStatus.ERROR, result.code, result.reason, None
+            counted = attempt - 1 if result.unsent else attempt
+            if outcome is Outcome.SENT:
+                status = DeliveryStatus.SENT
+            elif outcome is Outcome.RETRY:
+                decision = decide_retry(
+                    self._policy,
+                    attempts=counted,
+                    now=now,
+                    expires_at=n.expires_at,
+                    once=prepared.request.options.once,
+                    retry_after_s=result.retry_after_s,
+                    unsent=result.unsent,
+                    code=result.code,
+                    reason=result.reason,
+                    rng=self._rng,
+                )
+                if decision.next_attempt_at is not None:
+                    status, at = DeliveryStatus.QUEUED, decision.next_attempt_at
+                    code = ResultCode.RECOVERABLE_IO
+                else:
+                    code = decision.give_up_code or code
+                    reason = decision.give_up_reason
+            elif outcome is Outcome.DEAD_TOKEN:
+                cutoff = result.provider_timestamp or started
+                dead.setdefault(row.platform.provider, []).append(
+                    Deactivation(row.id, reason or "token rejected by the provider", cutoff)
+                )
+            if status is DeliveryStatus.SENT:
+                report.sent += 1
+            elif status is DeliveryStatus.ERROR:
+                report.errors += 1
+            report.rows.append(
+                (
+                    n.id,
+                    row.id,
+                    int(status),
+                    int(code),
+                    counted,
+                    row.platform.value,
+                    reason[:255] if reason else None,
+                    result.provider_ref,
+                    at,
+                    now,
+                )
+            )
+        self._guard(rows, dead, report)
+        return report
+
+    @staticmethod
+    def _guard(
+        rows: Sequence[AudienceRow], dead: dict[str, list[Deactivation]], report: SendReport
+    ) -> None:
+        """Deactivate dead tokens, unless most of a credential's answers were "dead"."""
+        for provider, found in dead.items():
+            answered = sum(1 for r in rows if r.platform.provider == provider)
+            if answered >= SUSPECT_MIN_ANSWERS and len(found) / answered > SUSPECT_SHARE:
+                share = round(100 * len(found) / answered)
+                report.suspects.append(
+                    Suspect(
+                        provider,
+                        f"{len(found)} of {answered} answers ({share} %) said the token is "
+                        "invalid: check the credential's environment (sandbox/production) and "
+                        "topic; registrations were kept",
+                    )
+                )
+                continue
+            report.deactivations.extend(found)

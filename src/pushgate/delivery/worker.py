@@ -1,0 +1,132 @@
+"""The worker: claim loops per lane, due retries, lease renewal, graceful stop.
+
+`pushgate serve` runs one in-process; `pushgate worker` runs one alone; any number may run
+against one PostgreSQL. Lanes have their own concurrency, so a one-device notification
+never waits for a broadcast's batches to free a slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import structlog
+
+from pushgate.delivery.engine import DeliveryEngine
+from pushgate.domain.jobs import Job
+from pushgate.domain.notifications import Lane
+from pushgate.errors import StorageUnavailable
+
+_log = structlog.get_logger("pushgate.worker")
+_OUTAGE_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)  # while the database is unreachable
+
+
+class Worker:
+    def __init__(self, engine: DeliveryEngine) -> None:
+        self._engine = engine
+        self._config = engine.config
+        self._stopping = asyncio.Event()
+        self._running: dict[asyncio.Task[None], Job] = {}
+        self._slot_freed = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+
+    @property
+    def in_flight(self) -> list[Job]:
+        return list(self._running.values())
+
+    async def run(self) -> None:
+        """Work until stop() is called."""
+        concurrency = {
+            Lane.FAST: self._config.fast_concurrency,
+            Lane.BULK: self._config.bulk_concurrency,
+        }
+        self._loops = [
+            asyncio.create_task(self._lane(lane, n), name=f"pushgate-{lane}")
+            for lane, n in concurrency.items()
+        ]
+        self._loops.append(asyncio.create_task(self._retries(), name="pushgate-retries"))
+        self._loops.append(asyncio.create_task(self._renew_leases(), name="pushgate-leases"))
+        await self._stopping.wait()
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop claiming; let running jobs finish for `grace_s`, then give theirs back."""
+        self._stopping.set()
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        running = list(self._running)
+        if running:
+            _, pending = await asyncio.wait(running, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in pending:
+                job = self._running.pop(task, None)
+                if job is not None:
+                    await self._give_back(job)
+
+    async def _give_back(self, job: Job) -> None:
+        """Release an unfinished job's lease so another worker takes it at once."""
+        try:
+            await self._engine.queue.postpone(job, self._engine.clock(), count_attempt=False)
+        except StorageUnavailable:
+            pass  # its lease runs out on its own
+
+    def _lane_load(self, lane: Lane) -> int:
+        return sum(1 for job in self._running.values() if job.lane is lane)
+
+    async def _lane(self, lane: Lane, concurrency: int) -> None:
+        outage = 0
+        while not self._stopping.is_set():
+            free = concurrency - self._lane_load(lane)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            try:
+                jobs = await self._engine.queue.claim(lane, free)
+                outage = 0
+            except StorageUnavailable:
+                await asyncio.sleep(_OUTAGE_BACKOFF_S[min(outage, len(_OUTAGE_BACKOFF_S) - 1)])
+                outage += 1
+                continue
+            if not jobs:
+                await self._engine.queue.wait(lane, self._config.poll_s)
+                continue
+            for job in jobs:
+                task = asyncio.create_task(self._work(job), name=f"pushgate-job-{job.id}")
+                self._running[task] = job
+
+    async def _work(self, job: Job) -> None:
+        try:
+            await self._engine.run_job(job)
+        except StorageUnavailable:
+            _log.warning("database unavailable; the job is retried after its lease", job=job.id)
+        except Exception:  # noqa: BLE001 - a process edge: log, the lease brings it back
+            _log.exception("job failed", job=job.id, notification=job.notification_id)
+        finally:
+            self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            self._slot_freed.set()
+
+    async def _retries(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                tried = await self._engine.batches.run_due()
+            except StorageUnavailable:
+                tried = 0
+            except Exception:  # noqa: BLE001 - a process edge: log and go on
+                _log.exception("retry round failed")
+                tried = 0
+            if not tried:
+                await asyncio.sleep(self._config.poll_s)
+
+    async def _renew_leases(self) -> None:
+        period = self._config.lease_s / 3
+        while not self._stopping.is_set():
+            await asyncio.sleep(period)
+            with contextlib.suppress(StorageUnavailable):
+                await self._engine.queue.extend(self.in_flight)
+            await self._engine.adapters.close_retired(
+                older_than_s=(timedelta(seconds=self._config.send_timeout_s) * 3).total_seconds()
+            )

@@ -1,0 +1,187 @@
+"""Delivery rows: a batch's results in one driver call, due retries, status reads, receipts.
+
+The results of a batch are the hottest write of the product (one row per device reached).
+They bypass SQLAlchemy's per-row processing: asyncpg's COPY on PostgreSQL for a batch's
+first attempt (measured: 1,000,000 rows in 1.2-3.7 s, against 6-9 s for executemany), one
+executemany on SQLite; retries and re-claimed batches upsert, never overwriting a final
+status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text, tuple_, update
+
+from pushgate.domain.statuses import DeliveryStatus, ResultCode
+from pushgate.store.fast import sqlite_time
+from pushgate.store.repos._base import Repo
+from pushgate.store.tables import deliveries
+
+_D = deliveries
+COLUMNS = (
+    "notification_id",
+    "registration_id",
+    "status",
+    "code",
+    "attempts",
+    "platform",
+    "reason",
+    "provider_ref",
+    "next_attempt_at",
+    "updated_at",
+)
+# (notification_id, registration_id, status, code, attempts, platform, reason, provider_ref,
+#  next_attempt_at, updated_at): plain tuples, the cheapest row on the hot path.
+DeliveryRow = tuple[str, str, int, int, int, str, str | None, str | None, datetime | None, datetime]
+
+_UPDATE_QUEUED = (
+    "ON CONFLICT (notification_id, registration_id) DO UPDATE SET status = excluded.status, "
+    "code = excluded.code, attempts = excluded.attempts, reason = excluded.reason, "
+    "provider_ref = excluded.provider_ref, next_attempt_at = excluded.next_attempt_at, "
+    "updated_at = excluded.updated_at WHERE deliveries.status = 0"
+)
+_SQLITE_UPSERT = (
+    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "  # noqa: S608 - our constants
+    + _UPDATE_QUEUED
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
+)
+_PG_TYPES = ("text", "text", "int2", "int2", "int2", "text", "text", "text") + ("timestamptz",) * 2
+_PG_UPSERT = (
+    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_TYPES))
+    + ") "
+    + _UPDATE_QUEUED
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    notification_id: str
+    registration_id: str
+    status: DeliveryStatus
+    code: ResultCode
+    attempts: int
+    platform: str
+    reason: str | None
+    provider_ref: str | None
+    next_attempt_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    notification_id: str
+    registration_id: str
+    attempts: int  # including the attempt just claimed
+
+
+def _record(row: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        row.notification_id,
+        row.registration_id,
+        DeliveryStatus(row.status),
+        ResultCode(row.code),
+        row.attempts,
+        row.platform,
+        row.reason,
+        row.provider_ref,
+        row.next_attempt_at,
+        row.updated_at,
+    )
+
+
+class DeliveryRepo(Repo):
+    async def write(self, rows: Sequence[DeliveryRow], *, fresh: bool) -> None:
+        """Store results; `fresh` promises no row exists yet (a batch's first attempt)."""
+        if not rows:
+            return
+        if self.is_sqlite:
+            params = [(*r[:8], _sqlite_opt(r[8]), sqlite_time(r[9])) for r in rows]
+            await self.conn.exec_driver_sql(_SQLITE_INSERT if fresh else _SQLITE_UPSERT, params)
+            return
+        driver = await self._asyncpg()
+        if fresh:
+            await driver.copy_records_to_table("deliveries", records=rows, columns=COLUMNS)
+        else:
+            await driver.execute(_PG_UPSERT, *(list(column) for column in zip(*rows, strict=True)))
+
+    async def _asyncpg(self) -> Any:
+        raw = await self.conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        if not driver.is_in_transaction():
+            # SQLAlchemy's adapter opens the transaction at its first statement; a raw call
+            # before that would autocommit on its own.
+            await self.conn.execute(text("SELECT 1"))
+        return driver
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DueDelivery]:
+        """Take retries whose time has come: attempts counted now, leased until lease_until."""
+        due = (
+            select(_D.c.notification_id, _D.c.registration_id)
+            .where(_D.c.status == 0, _D.c.next_attempt_at <= now)
+            .order_by(_D.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(_D)
+            .where(tuple_(_D.c.notification_id, _D.c.registration_id).in_(due))
+            .values(next_attempt_at=lease_until, attempts=_D.c.attempts + 1)
+            .returning(_D.c.notification_id, _D.c.registration_id, _D.c.attempts)
+        )
+        return [DueDelivery(*row) for row in await self.conn.execute(stmt)]
+
+    async def get(self, notification_id: str, registration_id: str) -> DeliveryRecord | None:
+        stmt = select(_D).where(
+            _D.c.notification_id == notification_id, _D.c.registration_id == registration_id
+        )
+        row = (await self.conn.execute(stmt)).first()
+        return _record(row) if row else None
+
+    async def list_page(
+        self,
+        notification_id: str,
+        *,
+        status: DeliveryStatus | None,
+        after: str | None,
+        limit: int,
+    ) -> list[DeliveryRecord]:
+        stmt = select(_D).where(_D.c.notification_id == notification_id)
+        if status is not None:
+            stmt = stmt.where(_D.c.status == status.value)
+        if after is not None:
+            stmt = stmt.where(_D.c.registration_id > after)
+        rows = await self.conn.execute(stmt.order_by(_D.c.registration_id).limit(limit))
+        return [_record(r) for r in rows]
+
+    async def set_status(
+        self,
+        notification_id: str,
+        registration_id: str,
+        old: DeliveryStatus,
+        new: DeliveryStatus,
+        now: datetime,
+    ) -> bool:
+        """Move one delivery from `old` to `new`; False when it was no longer `old`."""
+        result = await self.conn.execute(
+            update(_D)
+            .where(
+                _D.c.notification_id == notification_id,
+                _D.c.registration_id == registration_id,
+                _D.c.status == old.value,
+            )
+            .values(status=new.value, updated_at=now)
+        )
+        return bool(result.rowcount)
+
+
+def _sqlite_opt(value: datetime | None) -> str | None:
+    return sqlite_time(value) if value is not None else None

@@ -1,0 +1,118 @@
+"""The database queue's table: jobs inserted with their notification, claimed with a lease.
+
+PostgreSQL claims with FOR UPDATE SKIP LOCKED, so workers on many machines never wait for
+each other's rows; SQLite has one writer, which serializes claims on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+
+from pushgate.domain.jobs import Job, JobKind, NewJob
+from pushgate.domain.notifications import Lane
+from pushgate.store.repos._base import Repo
+from pushgate.store.tables import jobs
+
+_J = jobs
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        str(row.id),
+        row.notification_id,
+        JobKind(row.kind),
+        Lane(row.lane),
+        row.epoch,
+        row.after_id,
+        row.upto_id,
+        row.expected,
+        tuple(json.loads(row.ids)) if row.ids else None,
+        row.attempts,
+    )
+
+
+def _values(new: NewJob) -> dict[str, Any]:
+    return {
+        "notification_id": new.notification_id,
+        "kind": new.kind.value,
+        "lane": new.lane.value,
+        "epoch": new.epoch,
+        "after_id": new.after_id,
+        "upto_id": new.upto_id,
+        "expected": new.expected,
+        "ids": json.dumps(list(new.ids)) if new.ids is not None else None,
+        "available_at": new.available_at,
+    }
+
+
+class JobRepo(Repo):
+    async def insert(self, new: NewJob) -> None:
+        await self.conn.execute(insert(_J).values(**_values(new), attempts=0))
+
+    async def insert_leased(self, new: NewJob, owner: str, lease_until: datetime) -> Job:
+        """A job its creator processes at once (a planned page), already leased to it."""
+        stmt = (
+            insert(_J)
+            .values(**_values(new), attempts=1, lease_owner=owner, lease_until=lease_until)
+            .returning(*_J.c)
+        )
+        return _job((await self.conn.execute(stmt)).one())
+
+    async def claim(
+        self, lane: Lane, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Job]:
+        free = (
+            select(_J.c.id)
+            .where(
+                _J.c.lane == lane.value,
+                _J.c.available_at <= now,
+                or_(_J.c.lease_until.is_(None), _J.c.lease_until < now),
+            )
+            .order_by(_J.c.available_at, _J.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(_J)
+            .where(_J.c.id.in_(free))
+            .values(lease_owner=owner, lease_until=lease_until, attempts=_J.c.attempts + 1)
+            .returning(*_J.c)
+        )
+        return sorted((_job(r) for r in await self.conn.execute(stmt)), key=lambda j: int(j.id))
+
+    async def extend(self, ids: Sequence[str], owner: str, lease_until: datetime) -> None:
+        await self.conn.execute(
+            update(_J)
+            .where(_J.c.id.in_([int(i) for i in ids]), _J.c.lease_owner == owner)
+            .values(lease_until=lease_until)
+        )
+
+    async def advance(self, job_id: str, after_id: str) -> None:
+        """A fan-out job planned one more page: move its cursor and free it for any worker."""
+        await self.conn.execute(
+            update(_J)
+            .where(_J.c.id == int(job_id))
+            .values(after_id=after_id, lease_owner=None, lease_until=None, attempts=0)
+        )
+
+    async def release(self, job_id: str, available_at: datetime, *, count_attempt: bool) -> None:
+        values: dict[str, Any] = {
+            "lease_owner": None,
+            "lease_until": None,
+            "available_at": available_at,
+        }
+        if not count_attempt:
+            values["attempts"] = _J.c.attempts - 1
+        await self.conn.execute(update(_J).where(_J.c.id == int(job_id)).values(**values))
+
+    async def delete(self, job_id: str) -> None:
+        await self.conn.execute(delete(_J).where(_J.c.id == int(job_id)))
+
+    async def open_for(self, notification_id: str) -> int:
+        stmt = select(_J.c.id).where(_J.c.notification_id == notification_id)
+        return len((await self.conn.execute(stmt)).all())
