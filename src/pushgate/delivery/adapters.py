@@ -122,5 +122,5 @@ class AdapterPool:
 async def _close(provider: Provider) -> None:
     try:
         await provider.aclose()
-    except Exception:  # noqa: BLE001 - closing must not stop the others from closing
+    except Exception:
         _log.exception("closing a provider adapter failed")

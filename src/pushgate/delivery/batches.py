@@ -17,7 +17,7 @@ import structlog
 from pushgate.delivery.fanout import prepare
 from pushgate.delivery.prepared import Prepared, PreparedCache
 from pushgate.delivery.queue import Queue
-from pushgate.delivery.sender import SendReport, Sender
+from pushgate.delivery.sender import Sender, SendReport
 from pushgate.domain.jobs import Job
 from pushgate.domain.notifications import NotificationState
 from pushgate.domain.statuses import DeliveryStatus, ResultCode

@@ -9,6 +9,7 @@ twice. In-process enqueues wake the lane's workers at once; other processes poll
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -76,10 +77,8 @@ class DbQueue:
 
     async def wait(self, lane: Lane, timeout_s: float) -> None:
         event = self._wakeups[lane]
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout_s)
-        except TimeoutError:
-            pass
         event.clear()
 
     async def aclose(self) -> None:

@@ -149,7 +149,7 @@ class Sender:
         batch = Batch(n.app_id, deliveries, loop.time() + self._send_timeout_s)
         try:
             answers = await adapter.send(batch)
-        except Exception:  # noqa: BLE001 - an adapter bug must not lose the batch
+        except Exception:
             _log.exception("provider adapter failed", app=n.app_id, notification=n.id)
             failed = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")
             answers = [failed] * len(deliveries)

@@ -68,10 +68,8 @@ class Worker:
 
     async def _give_back(self, job: Job) -> None:
         """Release an unfinished job's lease so another worker takes it at once."""
-        try:
+        with contextlib.suppress(StorageUnavailable):  # else its lease runs out on its own
             await self._engine.queue.postpone(job, self._engine.clock(), count_attempt=False)
-        except StorageUnavailable:
-            pass  # its lease runs out on its own
 
     def _lane_load(self, lane: Lane) -> int:
         return sum(1 for job in self._running.values() if job.lane is lane)
@@ -103,7 +101,7 @@ class Worker:
             await self._engine.run_job(job)
         except StorageUnavailable:
             _log.warning("database unavailable; the job is retried after its lease", job=job.id)
-        except Exception:  # noqa: BLE001 - a process edge: log, the lease brings it back
+        except Exception:
             _log.exception("job failed", job=job.id, notification=job.notification_id)
         finally:
             self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
@@ -115,7 +113,7 @@ class Worker:
                 tried = await self._engine.batches.run_due()
             except StorageUnavailable:
                 tried = 0
-            except Exception:  # noqa: BLE001 - a process edge: log and go on
+            except Exception:
                 _log.exception("retry round failed")
                 tried = 0
             if not tried:

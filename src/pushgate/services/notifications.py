@@ -173,7 +173,7 @@ async def _deliver_inline(engine: DeliveryEngine, job: Job) -> list[TargetResult
         done = await asyncio.wait_for(asyncio.shield(task), engine.config.inline_deadline_s)
     except TimeoutError:
         return None  # it goes on in the background; the answer says "queued"
-    except Exception:  # noqa: BLE001 - accepted already: the worker finishes it after the lease
+    except Exception:
         _log.exception(
             "inline delivery failed; left to the worker", notification=job.notification_id
         )

@@ -51,6 +51,7 @@ PLAUSIBLE_BODIES: dict[str, dict[str, Any]] = {
     "KeyCreate": {"alias": "intruder", "roles": ["app_admin"]},
     "CredentialIn": {"client_id": "intruder", "client_secret": "intruder-secret"},
     "AppPatch": {"description": "defaced"},
+    "SendIn": {"target": {"users": ["mallory"]}, "notification": {"alert": "defaced"}},
 }
 # Routes every app resource must have; the derived table may hold more, never fewer.
 EXPECTED_ROUTES = {
@@ -77,6 +78,11 @@ EXPECTED_ROUTES = {
     ("PUT", "/v1/apps/{app}/credentials/{provider}"),
     ("GET", "/v1/apps/{app}/credentials/{provider}"),
     ("DELETE", "/v1/apps/{app}/credentials/{provider}"),
+    ("POST", "/v1/apps/{app}/notifications"),
+    ("GET", "/v1/apps/{app}/notifications"),
+    ("GET", "/v1/apps/{app}/notifications/{notification_id}"),
+    ("DELETE", "/v1/apps/{app}/notifications/{notification_id}"),
+    ("GET", "/v1/apps/{app}/notifications/{notification_id}/deliveries"),
 }
 
 
@@ -119,6 +125,7 @@ class Tenant:
     registration_id: str
     device_token: str
     topic: str
+    notification_id: str
 
     @property
     def all_alias(self) -> str:
@@ -136,11 +143,19 @@ class Tenant:
             "name": self.topic,
             "alias": self.all_alias,
             "provider": PROVIDER,
+            "notification_id": self.notification_id,
         }
 
     def secrets(self) -> list[str]:
         """Strings of this tenant that must never appear in another tenant's responses."""
-        return [self.device_token, self.registration_id, self.topic, self.admin_key, self.all_key]
+        return [
+            self.device_token,
+            self.registration_id,
+            self.topic,
+            self.admin_key,
+            self.all_key,
+            self.notification_id,
+        ]
 
 
 UNKNOWN_VALUES = {
@@ -149,6 +164,7 @@ UNKNOWN_VALUES = {
     "name": "no-such-topic",
     "alias": "no-such-key",
     "provider": PROVIDER,
+    "notification_id": new_id(),
 }
 
 
@@ -183,7 +199,21 @@ async def make_tenant(client: httpx.AsyncClient, name: str) -> Tenant:
         f"/v1/apps/{name}/credentials/{PROVIDER}", json=WNS, headers=headers
     )
     assert credential.status_code == 200, credential.text
-    return Tenant(name, admin_key, all_key, registration.json()["id"], device_token, topic)
+    sent = await client.post(
+        f"/v1/apps/{name}/notifications",
+        json={"target": {"users": [f"{name}-user"]}, "notification": {"alert": "hi"}},
+        headers=headers,
+    )
+    assert sent.status_code in (200, 202), sent.text
+    return Tenant(
+        name,
+        admin_key,
+        all_key,
+        registration.json()["id"],
+        device_token,
+        topic,
+        sent.json()["id"],
+    )
 
 
 async def snapshot(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
@@ -199,6 +229,9 @@ async def snapshot(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
         f"{base}/keys",
         f"{base}/credentials",
         f"{base}/credentials/{PROVIDER}",
+        f"{base}/notifications",
+        f"{base}/notifications/{tenant.notification_id}",
+        f"{base}/notifications/{tenant.notification_id}/deliveries",
     ):
         response = await client.get(path, headers=ADMIN)
         assert response.status_code == 200, (path, response.text)

@@ -7,8 +7,9 @@ path the real adapters take), never by patching.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,13 @@ from pushgate.store.engine import Database
 from tests.conftest import FixedClock, make_settings
 from tests.integration.api.helpers import make_app, make_key
 
-SEND_ROLES = ("push_single", "push_multiple", "push_all", "registrations_write")
+SEND_ROLES = (
+    "push_single",
+    "push_multiple",
+    "push_all",
+    "registrations_write",
+    "pushregistrations_read",
+)
 FAST = DeliveryConfig(poll_s=0.05, lease_s=5.0, send_timeout_s=5.0, inline_deadline_s=5.0)
 
 
@@ -109,3 +116,37 @@ async def register(
     assert response.status_code in (200, 201), response.text
     registration_id: str = response.json()["id"]
     return registration_id
+
+
+async def send(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    target: Mapping[str, object],
+    notification: Mapping[str, object] | None = None,
+    **options: object,
+) -> httpx.Response:
+    body = {"target": target, "notification": notification or {"alert": "Hello"}, **options}
+    return await client.post("/v1/apps/news/notifications", json=body, headers=headers)
+
+
+async def status_of(
+    client: httpx.AsyncClient, headers: dict[str, str], notification_id: str
+) -> dict[str, Any]:
+    response = await client.get(f"/v1/apps/news/notifications/{notification_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def wait_done(
+    client: httpx.AsyncClient, headers: dict[str, str], notification_id: str
+) -> dict[str, Any]:
+    """The notification's status once every targeted registration has a final status."""
+    found: dict[str, Any] = {}
+
+    async def done() -> bool:
+        found.update(await status_of(client, headers, notification_id))
+        return bool(found["state"] == "done")
+
+    await wait_for(done, what=f"notification {notification_id} to finish")
+    return found

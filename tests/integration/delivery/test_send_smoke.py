@@ -20,6 +20,5 @@ async def test_send_to_one_registration_inline(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    print(body)
     assert body["results"][0]["status"] == "SENT"
     assert recorder.tokens() == ["tok-1"]

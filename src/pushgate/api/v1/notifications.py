@@ -64,6 +64,8 @@ async def send_notification(
     """Send a notification. Small targets are delivered inline (200 with per-target results
     when every target answered); everything else is queued (202) — poll its status."""
     now = runtime.clock()
+    # Authorize the app before reading the body's rules; the target decides the exact role.
+    await _app_for_any(runtime, principal, app, _SENDERS)
     parsed = body.to_request(now)
     app_id = await app_id_for(runtime.db, principal, app, required_role(parsed.target))
     body_hash = service.request_hash(await request.body()) if idempotency_key else None
