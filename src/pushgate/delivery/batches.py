@@ -119,7 +119,7 @@ class BatchRunner:
         if not prepared.needs_history or not rows:
             return None
         async with unit_of_work(self._db, readonly=True) as uow:
-            return await uow.audience.history([r.id for r in rows])
+            return await uow.audience.history([r.registration_id for r in rows])
 
     async def _explode(self, job: Job, rows: Sequence[AudienceRow]) -> None:
         """A batch that keeps failing as a whole (poison): retry its deliveries one by one."""
@@ -132,7 +132,7 @@ class BatchRunner:
         queued = [
             (
                 job.notification_id,
-                row.id,
+                row.registration_id,
                 int(DeliveryStatus.QUEUED),
                 int(ResultCode.RECOVERABLE_IO),
                 job.attempts,
@@ -211,8 +211,10 @@ class BatchRunner:
                 notification.app_id, prepared.request.target, sorted(attempts)
             )
         history = await self._history(prepared, rows)
-        report = await self._sender.send(prepared, rows, [attempts[r.id] for r in rows], history)
-        gone = sorted(set(attempts) - {r.id for r in rows})
+        report = await self._sender.send(
+            prepared, rows, [attempts[r.registration_id] for r in rows], history
+        )
+        gone = sorted(set(attempts) - {r.registration_id for r in rows})
         now = self._clock()
         for registration_id in gone:  # deactivated or no longer targeted meanwhile
             report.rows.append(

@@ -139,7 +139,7 @@ class Planner:
                     epoch,
                     due,
                     expected=len(members),
-                    ids=tuple(r.id for r in members),
+                    ids=tuple(r.registration_id for r in members),
                 ),
                 members,
             )

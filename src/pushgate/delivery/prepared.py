@@ -62,7 +62,7 @@ class Prepared:
             return self._by_user[row.user_name]
         if row.user_uuid is not None and row.user_uuid in self._by_uuid:
             return self._by_uuid[row.user_uuid]
-        for past in sorted((history or {}).get(row.id, ())):
+        for past in sorted((history or {}).get(row.registration_id, ())):
             if past in self._by_uuid:
                 return self._by_uuid[past]
         return -1

@@ -18,9 +18,9 @@ from pushgate.delivery.adapters import AdapterPool, Unavailable
 from pushgate.delivery.limiter import TokenBuckets
 from pushgate.delivery.prepared import Prepared
 from pushgate.delivery.retry import RetryPolicy, decide_retry
-from pushgate.domain.notifications import delivery_id
+from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import DeliveryStatus, Outcome, ResultCode
-from pushgate.providers.base import Batch, Delivery, Push, Recipient, SendResult
+from pushgate.providers.base import Batch, Delivery, Push, SendResult
 from pushgate.providers.registry import ProviderRegistry
 from pushgate.store.repos.audience import AudienceRow
 from pushgate.store.repos.deliveries import DeliveryRow
@@ -130,21 +130,8 @@ class Sender:
         sendable = self._rate_limit(prepared, provider, sendable, results)
         if not sendable:
             return
-        deliveries = [
-            Delivery(
-                delivery_id(n.id, rows[i].id),
-                Recipient(
-                    rows[i].id,
-                    rows[i].platform,
-                    rows[i].token,
-                    rows[i].sandbox,
-                    rows[i].p256dh,
-                    rows[i].auth_secret,
-                ),
-                pushes[i],
-            )
-            for i in sendable
-        ]
+        nid = n.id
+        deliveries = [Delivery(nid + rows[i].registration_id, rows[i], pushes[i]) for i in sendable]
         loop = asyncio.get_running_loop()
         batch = Batch(n.app_id, deliveries, loop.time() + self._send_timeout_s)
         try:
@@ -169,20 +156,28 @@ class Sender:
         results: list[SendResult | None],
     ) -> list[int]:
         """Too large for the provider: a per-target error, never sent (result code 9)."""
+        # A few distinct (push, platform) pairs per batch; pushes compare by identity (shared).
+        pairs = {(id(pushes[i]), rows[i].platform): pushes[i] for i in indexes}
+        too_large = {key for key, push in pairs.items() if self._too_large(push, key[1])}
+        if not too_large:
+            return indexes
+        refused = _error(ResultCode.TOO_LARGE, "payload over the provider's limit")
         keep: list[int] = []
         for i in indexes:
-            key = (id(pushes[i]), rows[i].platform.value)
-            too_large = self._oversized.get(key)
-            if too_large is None:
-                too_large = self._registry.oversized(pushes[i], rows[i].platform)
-                if len(self._oversized) > 4096:
-                    self._oversized.clear()
-                self._oversized[key] = too_large
-            if too_large:
-                results[i] = _error(ResultCode.TOO_LARGE, "payload over the provider's limit")
+            if (id(pushes[i]), rows[i].platform) in too_large:
+                results[i] = refused
             else:
                 keep.append(i)
         return keep
+
+    def _too_large(self, push: Push, platform: Platform) -> bool:
+        key = (id(push), platform.value)
+        found = self._oversized.get(key)
+        if found is None:
+            if len(self._oversized) > 4096:
+                self._oversized.clear()
+            found = self._oversized[key] = self._registry.oversized(push, platform)
+        return found
 
     def _rate_limit(
         self,
@@ -211,61 +206,62 @@ class Sender:
         results: Sequence[SendResult | None],
         started: datetime,
     ) -> SendReport:
-        n = prepared.notification
+        nid = prepared.notification.id
         now = self._clock()
         report = SendReport()
+        append = report.rows.append
         dead: dict[str, list[Deactivation]] = {}
-        for row, attempt, maybe in zip(rows, attempts, results, strict=True):
-            result = maybe or SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "not sent")
-            outcome = result.outcome
-            status, code, reason, at = DeliveryStatus.ERROR, result.code, result.reason, None
+        sent_status, sent_code = int(DeliveryStatus.SENT), int(ResultCode.SENT)
+        for row, attempt, result in zip(rows, attempts, results, strict=True):
+            rid = row.registration_id
+            if result is not None and result.outcome is Outcome.SENT:  # the common case
+                report.sent += 1
+                append((nid, rid, sent_status, sent_code, attempt, row.platform.value, None,
+                        result.provider_ref, None, now))  # fmt: skip
+                continue
+            result = result or SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "not sent")
+            status, code, reason, at = self._fate(prepared, result, attempt, now)
             counted = attempt - 1 if result.unsent else attempt
-            if outcome is Outcome.SENT:
-                status = DeliveryStatus.SENT
-            elif outcome is Outcome.RETRY:
-                decision = decide_retry(
-                    self._policy,
-                    attempts=counted,
-                    now=now,
-                    expires_at=n.expires_at,
-                    once=prepared.request.options.once,
-                    retry_after_s=result.retry_after_s,
-                    unsent=result.unsent,
-                    code=result.code,
-                    reason=result.reason,
-                    rng=self._rng,
-                )
-                if decision.next_attempt_at is not None:
-                    status, at = DeliveryStatus.QUEUED, decision.next_attempt_at
-                    code = ResultCode.RECOVERABLE_IO
-                else:
-                    code = decision.give_up_code or code
-                    reason = decision.give_up_reason
-            elif outcome is Outcome.DEAD_TOKEN:
+            if result.outcome is Outcome.DEAD_TOKEN:
                 cutoff = result.provider_timestamp or started
                 dead.setdefault(row.platform.provider, []).append(
-                    Deactivation(row.id, reason or "token rejected by the provider", cutoff)
+                    Deactivation(rid, reason or "token rejected by the provider", cutoff)
                 )
-            if status is DeliveryStatus.SENT:
-                report.sent += 1
-            elif status is DeliveryStatus.ERROR:
+            if status is DeliveryStatus.ERROR:
                 report.errors += 1
-            report.rows.append(
-                (
-                    n.id,
-                    row.id,
-                    int(status),
-                    int(code),
-                    counted,
-                    row.platform.value,
-                    reason[:255] if reason else None,
-                    result.provider_ref,
-                    at,
-                    now,
-                )
-            )
+            short = reason[:255] if reason else None
+            append((nid, rid, int(status), int(code), counted, row.platform.value, short,
+                    result.provider_ref, at, now))  # fmt: skip
         self._guard(rows, dead, report)
         return report
+
+    def _fate(
+        self, prepared: Prepared, result: SendResult, attempt: int, now: datetime
+    ) -> tuple[DeliveryStatus, ResultCode, str | None, datetime | None]:
+        """(status, code, reason, next attempt) of a delivery whose answer was not SENT."""
+        if result.outcome is not Outcome.RETRY:
+            return DeliveryStatus.ERROR, result.code, result.reason, None
+        decision = decide_retry(
+            self._policy,
+            attempts=attempt - 1 if result.unsent else attempt,
+            now=now,
+            expires_at=prepared.notification.expires_at,
+            once=prepared.request.options.once,
+            retry_after_s=result.retry_after_s,
+            unsent=result.unsent,
+            code=result.code,
+            reason=result.reason,
+            rng=self._rng,
+        )
+        if decision.next_attempt_at is not None:
+            at = decision.next_attempt_at
+            return DeliveryStatus.QUEUED, ResultCode.RECOVERABLE_IO, result.reason, at
+        return (
+            DeliveryStatus.ERROR,
+            decision.give_up_code or result.code,
+            decision.give_up_reason,
+            None,
+        )
 
     @staticmethod
     def _guard(

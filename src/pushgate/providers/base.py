@@ -14,20 +14,20 @@ from datetime import datetime
 from typing import Protocol
 
 from pushgate.domain.payload import Content, DeliveryOptions, JsonObject
-from pushgate.domain.platforms import Platform
+from pushgate.domain.recipients import Recipient
 from pushgate.domain.statuses import Outcome, ResultCode
 
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """Where one delivery goes: a registration's provider address."""
-
-    registration_id: str
-    platform: Platform
-    token: str  # device token; Web Push: the endpoint URL; SMS: the E.164 number
-    sandbox: bool = False
-    p256dh: str | None = None  # Web Push subscription keys
-    auth_secret: str | None = None
+__all__ = [
+    "SENT",
+    "Batch",
+    "Delivery",
+    "Provider",
+    "ProviderCredential",
+    "ProviderOptions",
+    "Push",
+    "Recipient",
+    "SendResult",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class Push:
     options: DeliveryOptions
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per delivery, see domain/recipients.py
 class Delivery:
     delivery_id: str  # ours, stable across attempts (APNs apns-id derives from it)
     recipient: Recipient

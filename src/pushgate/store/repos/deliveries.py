@@ -102,7 +102,18 @@ class DeliveryRepo(Repo):
         if not rows:
             return
         if self.is_sqlite:
-            params = [(*r[:8], _sqlite_opt(r[8]), sqlite_time(r[9])) for r in rows]
+            # A batch's rows share a few instants: format each once, not once per row.
+            texts: dict[datetime, str] = {}
+
+            def text_of(value: datetime | None) -> str | None:
+                if value is None:
+                    return None
+                text = texts.get(value)
+                if text is None:
+                    text = texts[value] = sqlite_time(value)
+                return text
+
+            params = [(*r[:8], text_of(r[8]), text_of(r[9])) for r in rows]
             await self.conn.exec_driver_sql(_SQLITE_INSERT if fresh else _SQLITE_UPSERT, params)
             return
         driver = await self._asyncpg()
@@ -181,7 +192,3 @@ class DeliveryRepo(Repo):
             .values(status=new.value, updated_at=now)
         )
         return bool(result.rowcount)
-
-
-def _sqlite_opt(value: datetime | None) -> str | None:
-    return sqlite_time(value) if value is not None else None
