@@ -72,6 +72,9 @@ class _TlsConfig(Config):
         self._context = context
         self._socket = sock
         self.graceful_timeout = 1.0  # tests end quickly; the slow answers are cut at shutdown
+        # hypercorn closes a connection after 1000 requests by default; FCM keeps it open.
+        self.keep_alive_max_requests = 2**62
+        self.h2_max_concurrent_streams = 100  # what Google's front end advertises [rep]
         self.loglevel = "WARNING"
 
     @property
