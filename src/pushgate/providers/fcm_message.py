@@ -59,8 +59,9 @@ def merge_patch(target: JsonObject, patch: JsonObject) -> JsonObject:
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_patch(merged[key], value)
+        elif isinstance(value, dict):
+            base = merged.get(key)
+            merged[key] = merge_patch(base if isinstance(base, dict) else {}, value)
         else:
             merged[key] = value
     return merged

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pushgate.domain.payload import Content, Priority
+from pushgate.domain.payload import Content, DeliveryOptions, Priority
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.fakes.behaviour import ServerPlan
 from pushgate.providers.base import Push, SendResult
@@ -267,7 +267,7 @@ async def test_expired_push_is_not_sent_and_once_is_ttl_zero(fcm_world: FcmWorld
 
 async def test_priority_reaches_android_apns_and_webpush(fcm_world: FcmWorld) -> None:
     base = make_push()
-    options = type(base.options)(base.options.expires_at, priority=Priority.HIGH)
+    options = DeliveryOptions(base.options.expires_at, priority=Priority.HIGH)
     await send(fcm_world, ["tok"], Push(base.content, options))
     message = fcm_world.inbox.received[0].payload
     assert message["android"]["priority"] == "HIGH"

@@ -127,10 +127,12 @@ def test_override_wins_merges_deeply_and_null_removes() -> None:
 
 
 def test_merge_patch_replaces_non_objects() -> None:
-    assert merge_patch({"a": {"b": 1}, "c": [1]}, {"a": 2, "c": [2], "d": {"e": None}}) == {
+    patch = {"a": 2, "c": [2], "d": {"e": None, "f": 1}, "g": {"h": {"i": None}}}
+    assert merge_patch({"a": {"b": 1}, "c": [1], "g": 3}, patch) == {
         "a": 2,
         "c": [2],
-        "d": {"e": None},  # a new key's value is taken whole (RFC 7396 keeps only merges)
+        "d": {"f": 1},  # RFC 7396: a patch object merges into {} when nothing is there
+        "g": {"h": {}},
     }
 
 
