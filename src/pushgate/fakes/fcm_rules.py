@@ -48,38 +48,23 @@ Json = dict[str, Any]
 # Field kinds of the proto JSON schema: a nested dict is a message type.
 STR, BOOL, INT, MAP, OBJECT, STRINGS = "string", "bool", "int", "map", "object", "strings"
 Schema = Mapping[str, Any]
+
+
+def _fields(kind: str, names: str) -> dict[str, str]:
+    """Several fields of one kind, named in one space-separated string."""
+    return dict.fromkeys(names.split(), kind)
+
+
 _ANDROID_NOTIFICATION: Schema = {
-    **dict.fromkeys(
-        (
-            "title",
-            "body",
-            "icon",
-            "color",
-            "sound",
-            "tag",
-            "click_action",
-            "body_loc_key",
-            "title_loc_key",
-            "channel_id",
-            "ticker",
-            "event_time",
-            "notification_priority",
-            "visibility",
-            "image",
-            "proxy",
-        ),
+    **_fields(
         STR,
+        "title body icon color sound tag click_action body_loc_key title_loc_key channel_id "
+        "ticker event_time notification_priority visibility image proxy",
     ),
-    **dict.fromkeys(
-        (
-            "sticky",
-            "local_only",
-            "default_sound",
-            "default_vibrate_timings",
-            "default_light_settings",
-            "bypass_proxy_notification",
-        ),
+    **_fields(
         BOOL,
+        "sticky local_only default_sound default_vibrate_timings default_light_settings "
+        "bypass_proxy_notification",
     ),
     "body_loc_args": STRINGS,
     "title_loc_args": STRINGS,
@@ -88,16 +73,14 @@ _ANDROID_NOTIFICATION: Schema = {
     "light_settings": OBJECT,
 }
 _ANDROID: Schema = {
-    **dict.fromkeys(("collapse_key", "priority", "ttl", "restricted_package_name"), STR),
-    **dict.fromkeys(
-        ("direct_boot_ok", "bandwidth_constrained_ok", "restricted_satellite_ok"), BOOL
-    ),
+    **_fields(STR, "collapse_key priority ttl restricted_package_name"),
+    **_fields(BOOL, "direct_boot_ok bandwidth_constrained_ok restricted_satellite_ok"),
     "data": MAP,
     "notification": _ANDROID_NOTIFICATION,
     "fcm_options": {"analytics_label": STR},
 }
 _MESSAGE: Schema = {
-    **dict.fromkeys(("name", "token", "topic", "condition"), STR),
+    **_fields(STR, "name token topic condition"),
     "data": MAP,
     "notification": {"title": STR, "body": STR, "image": STR},
     "android": _ANDROID,

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+import structlog
+
 from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.providers.base import (
@@ -52,6 +54,8 @@ MAX_IN_FLIGHT = 256
 _JSON = "application/json; charset=UTF-8"
 
 EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "expired before sending")
+_ADAPTER_ERROR = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")
+_log = structlog.get_logger("pushgate.providers.fcm")
 
 
 class _DeadlinePassed(TimedOut):
@@ -128,7 +132,7 @@ class FcmProvider:
             else:
                 jobs.append((index, delivery.recipient.token, ready))
         if jobs:
-            await self._send_all(jobs, results, batch.deadline)
+            await self._send_all(jobs, results, batch.deadline, batch.app_id)
         return [result or _timed_out(unsent=True) for result in results]
 
     async def _send_all(
@@ -136,6 +140,7 @@ class FcmProvider:
         jobs: list[tuple[int, str, RenderedMessage]],
         results: list[SendResult | None],
         deadline: float,
+        app_id: int,
     ) -> None:
         loop = asyncio.get_running_loop()
         left: set[int] = set()  # indexes whose request left for FCM (maybe reached it)
@@ -152,12 +157,14 @@ class FcmProvider:
                 task.cancel()  # no-op for the finished; the rest end as "timeout"
         if pending:
             await asyncio.wait(pending)
-        for task in tasks:
+        for task, (index, _, _) in zip(tasks, jobs, strict=True):
             failure = None if task.cancelled() else task.exception()
             if failure is not None:
-                raise failure  # a bug, not an answer: the worker's batch edge handles it
-        for index, _, _ in jobs:
-            if results[index] is None:
+                # A bug on one delivery's path, not an answer: its batch-mates' results
+                # stand (they may have been delivered), this one is retried (F11).
+                _log.error("fcm delivery failed", app_id=app_id, exc_info=failure)
+                results[index] = _ADAPTER_ERROR
+            elif results[index] is None:
                 results[index] = _timed_out(unsent=index not in left)
 
     async def _deliver(

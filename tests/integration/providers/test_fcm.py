@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pushgate.domain.payload import Content, DeliveryOptions, Priority
+from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.fakes.behaviour import ServerPlan
-from pushgate.providers.base import Push, SendResult
+from pushgate.providers.base import Batch, Delivery, Push, Recipient, SendResult
 from pushgate.providers.fcm_message import MAX_MESSAGE_BYTES, render, ttl_seconds
 from tests.integration.providers.fcm_support import PROJECT, FcmWorld, make_batch, make_push
 
@@ -331,3 +332,22 @@ async def test_deployment_endpoints_replace_the_base_url_and_token_uri(fcm_world
         await provider.aclose()
     assert result.outcome is Outcome.SENT
     assert fcm_world.fake.tokens.granted == 1
+
+
+async def test_a_poison_delivery_fails_alone(fcm_world: FcmWorld) -> None:
+    batch = make_batch(["ok-1", "ok-2"])
+    # A token that is not text breaks the adapter's own code for this delivery only.
+    not_text: str = b"not text"  # type: ignore[assignment]
+    poison = Delivery(
+        "d-poison", Recipient("r-poison", Platform.FCM, not_text), batch.deliveries[0].push
+    )
+    provider = fcm_world.provider()
+    try:
+        results = await provider.send(
+            Batch(1, [batch.deliveries[0], poison, batch.deliveries[1]], batch.deadline)
+        )
+    finally:
+        await provider.aclose()
+    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.RETRY, Outcome.SENT]
+    assert results[1].reason == "adapter error"
+    assert fcm_world.inbox.tokens() == ["ok-1", "ok-2"]
