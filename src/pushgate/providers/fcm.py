@@ -1,0 +1,233 @@
+"""FCM HTTP v1 adapter: one `messages:send` per delivery, concurrent, over an HttpTransport.
+
+providers.md section 2. `POST {base}/v1/projects/{project_id}/messages:send` with
+`{"message": {...}}` and an OAuth bearer from the service account (fcm_auth.py); the message
+is rendered once per distinct Push (fcm_message.py) and its answer read by the table in
+fcm_answers.py. A batch's requests run concurrently (bounded by MAX_IN_FLIGHT per adapter,
+multiplexed by the transport over HTTP/2); whatever is still open at Batch.deadline becomes
+RETRY "timeout", unsent when its request never left.
+
+The send path uses only the HttpTransport protocol, so the transport can be swapped (pycurl
+for the hot path, httpx2 today). The adapter owns the transport it is given and closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import structlog
+
+from pushgate.domain.platforms import Platform
+from pushgate.domain.statuses import Outcome, ResultCode
+from pushgate.providers.base import (
+    Batch,
+    Provider,
+    ProviderCredential,
+    ProviderOptions,
+    Push,
+    SendResult,
+)
+from pushgate.providers.fcm_answers import answer_for, is_bare_unauthenticated
+from pushgate.providers.fcm_auth import AccessTokens, TokenUnavailable
+from pushgate.providers.fcm_message import (
+    MAX_MESSAGE_BYTES,
+    RenderedMessage,
+    render,
+    ttl_seconds,
+)
+from pushgate.providers.http import HttpResponse, HttpTransport, TimedOut, TransportError
+from pushgate.providers.http_httpx import HttpxTransport
+from pushgate.providers.registry import ProviderKind
+
+DEFAULT_BASE_URL = "https://fcm.googleapis.com"
+# ProviderOptions.endpoints keys: the FCM base URL, and the OAuth token URL that replaces the
+# service account's token_uri (fake-provider mode points both at the fakes).
+ENDPOINT_KEY = "fcm"
+TOKEN_ENDPOINT_KEY = "fcm_token"  # noqa: S105 - a settings key
+# Requests in flight per adapter (per credential): HTTP/2 streams on one connection; FCM
+# allows 600k requests a minute per project (providers.md 2.4), so this bounds us, not it.
+MAX_IN_FLIGHT = 256
+_JSON = "application/json; charset=UTF-8"
+
+EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "expired before sending")
+_ADAPTER_ERROR = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")
+_log = structlog.get_logger("pushgate.providers.fcm")
+
+
+class _DeadlinePassed(TimedOut):
+    """The batch deadline came before this request was sent."""
+
+    unsent = True
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _too_large(size: int) -> SendResult:
+    reason = f"message is {size} bytes, FCM's limit is {MAX_MESSAGE_BYTES}"
+    return SendResult(Outcome.REJECTED, ResultCode.TOO_LARGE, reason)
+
+
+def _prepare(push: Push, now: datetime) -> RenderedMessage | SendResult:
+    """The encoded message of `push`, or the result that stops it before sending."""
+    ttl_s = ttl_seconds(push.options, now)
+    if ttl_s is None:
+        return EXPIRED
+    message = render(push, ttl_s)
+    if message.size > MAX_MESSAGE_BYTES:
+        return _too_large(message.size)  # checked before sending: FCM would answer 400
+    return message
+
+
+def _timed_out(*, unsent: bool) -> SendResult:
+    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout", unsent=unsent)
+
+
+class FcmProvider:
+    """One app's FCM service account: sends batches to its project."""
+
+    def __init__(
+        self,
+        credential: ProviderCredential,
+        options: ProviderOptions,
+        *,
+        transport: HttpTransport,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = _utc_now,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        account = credential.secret.get("service_account") or {}
+        project_id = str(credential.settings.get("project_id") or account.get("project_id"))
+        base = credential.endpoint or options.endpoints.get(ENDPOINT_KEY) or DEFAULT_BASE_URL
+        self._url = f"{base.rstrip('/')}/v1/projects/{quote(project_id, safe='')}/messages:send"
+        self._tokens = AccessTokens(
+            account,
+            ca_file=options.ca_file,
+            token_uri=options.endpoints.get(TOKEN_ENDPOINT_KEY),
+            clock=clock,
+        )
+        self._transport = transport
+        self._send_timeout_s = options.send_timeout_s
+        self._wall_clock = wall_clock
+        self._slots = asyncio.Semaphore(max_in_flight)
+
+    async def send(self, batch: Batch) -> list[SendResult]:
+        """One result per delivery of the batch, in the same order, all by batch.deadline."""
+        now = self._wall_clock()
+        results: list[SendResult | None] = [None] * len(batch.deliveries)
+        prepared: dict[int, RenderedMessage | SendResult] = {}  # id(Push) -> its rendering
+        jobs: list[tuple[int, str, RenderedMessage]] = []
+        for index, delivery in enumerate(batch.deliveries):
+            push = delivery.push
+            ready = prepared.get(id(push))
+            if ready is None:
+                ready = prepared[id(push)] = _prepare(push, now)
+            if isinstance(ready, SendResult):
+                results[index] = ready
+            else:
+                jobs.append((index, delivery.recipient.token, ready))
+        if jobs:
+            await self._send_all(jobs, results, batch.deadline, batch.app_id)
+        return [result or _timed_out(unsent=True) for result in results]
+
+    async def _send_all(
+        self,
+        jobs: list[tuple[int, str, RenderedMessage]],
+        results: list[SendResult | None],
+        deadline: float,
+        app_id: int,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        left: set[int] = set()  # indexes whose request left for FCM (maybe reached it)
+
+        async def deliver(index: int, token: str, message: RenderedMessage) -> None:
+            async with self._slots:
+                results[index] = await self._deliver(token, message, deadline, left, index)
+
+        tasks = [asyncio.create_task(deliver(*job)) for job in jobs]
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+        finally:
+            for task in tasks:
+                task.cancel()  # no-op for the finished; the rest end as "timeout"
+        if pending:
+            await asyncio.wait(pending)
+        for task, (index, _, _) in zip(tasks, jobs, strict=True):
+            failure = None if task.cancelled() else task.exception()
+            if failure is not None:
+                # A bug on one delivery's path, not an answer: its batch-mates' results
+                # stand (they may have been delivered), this one is retried (F11).
+                _log.error("fcm delivery failed", app_id=app_id, exc_info=failure)
+                results[index] = _ADAPTER_ERROR
+            elif results[index] is None:
+                results[index] = _timed_out(unsent=index not in left)
+
+    async def _deliver(
+        self, token: str, message: RenderedMessage, deadline: float, left: set[int], index: int
+    ) -> SendResult:
+        body = message.request_body(token)
+        try:
+            access = await self._tokens.current()
+            left.add(index)
+            response = await self._post(body, access, deadline)
+            if is_bare_unauthenticated(response):
+                # Our access token was refused (expired early, revoked): renew it once for
+                # every request that saw the 401, and resend this one once (providers.md 2.4).
+                access = await self._tokens.renewed(access)
+                response = await self._post(body, access, deadline)
+        except TokenUnavailable as exc:
+            if exc.refused:
+                return SendResult(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, exc.reason)
+            unsent = index not in left
+            return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, exc.reason, unsent=unsent)
+        except TransportError as exc:
+            return _transport_failed(exc)
+        return answer_for(response, self._wall_clock())
+
+    async def _post(self, body: bytes, access: str, deadline: float) -> HttpResponse:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise _DeadlinePassed("batch deadline passed before sending")
+        headers = (("authorization", f"Bearer {access}"), ("content-type", _JSON))
+        return await self._transport.request(
+            "POST", self._url, headers, body, timeout_s=min(self._send_timeout_s, remaining)
+        )
+
+    async def aclose(self) -> None:
+        """Close the transport and the token client; sends still open end as RETRY."""
+        await self._transport.aclose()
+        await self._tokens.aclose()
+
+
+def _transport_failed(exc: TransportError) -> SendResult:
+    # The exception's text names the failure (connection, TLS, timeout), never the headers.
+    reason = "timeout" if isinstance(exc, TimedOut) else f"{type(exc).__name__}: {exc}"[:200]
+    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, unsent=exc.unsent)
+
+
+def render_fcm(push: Push, _platform: Platform) -> bytes:
+    """The message body FCM's limit applies to (the registry's check before queueing)."""
+    return render(push, ttl_seconds(push.options, _utc_now()) or 0).message
+
+
+def build_fcm(credential: ProviderCredential | None, options: ProviderOptions) -> Provider:
+    if credential is None:
+        raise ValueError("FCM needs the app's service-account credential")
+    transport = HttpxTransport(http2=True, ca_file=options.ca_file)
+    return FcmProvider(credential, options, transport=transport)
+
+
+def fcm_kind() -> ProviderKind:
+    """FCM's entry for the provider registry (the lead wires it into default_kinds)."""
+    return ProviderKind(
+        name="fcm",
+        needs_credential=True,
+        render=render_fcm,
+        payload_limit=lambda _platform: MAX_MESSAGE_BYTES,
+        build=build_fcm,
+    )

@@ -1,0 +1,1 @@
+"""Adapters against their fake servers over TLS."""

@@ -1,0 +1,1 @@
+"""The fakes' pure rules."""

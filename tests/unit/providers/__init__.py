@@ -1,0 +1,1 @@
+"""Provider adapters: payload rendering and answer tables."""
