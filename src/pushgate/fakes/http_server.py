@@ -1,9 +1,9 @@
 """A small HTTP/1.1 and HTTP/2 server for fakes that need no frame control (WNS, SMS, control).
 
-hypercorn serves a tiny ASGI app built from one handler coroutine. The socket is bound here,
-before hypercorn starts, so port 0 works and the chosen port is known at once; connections made
-before hypercorn accepts wait in the listen backlog, so no readiness wait is needed. hypercorn
-cannot script SETTINGS or GOAWAY (providers.md section 6): the APNs fake uses raw h2 instead.
+hypercorn's protocol layer (HTTP/1.1 via h11, HTTP/2 via h2 when ALPN picks it) serves a tiny
+ASGI app built from one handler coroutine. The socket is bound here, so port 0 works and the
+chosen port is known at once. hypercorn cannot script SETTINGS or GOAWAY (providers.md
+section 6): the APNs fake uses raw h2 instead.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, cast
 
-from hypercorn.asyncio.run import worker_serve
-from hypercorn.config import Config, Sockets
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.worker_context import WorkerContext
+from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 from hypercorn.utils import wrap_app
 
 MAX_REQUEST_BYTES = 1024 * 1024  # every fake request is small; a bigger body is refused unread
-GRACEFUL_CLOSE_S = 1.0  # how long closing waits for answers still being written
+GRACEFUL_CLOSE_S = 1.0  # bound on a TLS close and on connections ending after an abort
 
 _log = logging.getLogger("pushgate.fakes.http")
 
@@ -121,23 +122,13 @@ def asgi_app(handler: Handler) -> Callable[[_Scope, _Receive, _Send], Awaitable[
     return app
 
 
-class _FakeConfig(Config):
-    """hypercorn reads TLS from certificate files; the fakes hand it a ready context instead."""
-
-    def __init__(self, context: ssl.SSLContext | None) -> None:
-        super().__init__()
-        self._context = context
-
-    @property
-    def ssl_enabled(self) -> bool:
-        return self._context is not None
-
-    def create_ssl_context(self) -> ssl.SSLContext | None:
-        return self._context
-
-
 class FakeHttpServer:
-    """One listening socket on loopback served by hypercorn until aclose()."""
+    """One listening socket on loopback; each connection is served by hypercorn's TCPServer.
+
+    Serving connections here rather than through hypercorn's worker_serve bounds closing: a
+    client that keeps an idle TLS connection open would hold worker_serve for the 30 s SSL
+    shutdown timeout (observed), so aclose() aborts every connection still open instead.
+    """
 
     def __init__(
         self,
@@ -147,14 +138,15 @@ class FakeHttpServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._handler = handler
+        self._app = wrap_app(cast(ASGIFramework, asgi_app(handler)), MAX_REQUEST_BYTES, "asgi")
         self._context = ssl_context
         self._host = host
         self._requested_port = port
         self._port: int | None = None
-        self._stop = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._worker = WorkerContext(None)
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self.closing = asyncio.Event()  # set when aclose() starts: slow answers end early
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -165,30 +157,46 @@ class FakeHttpServer:
     @property
     def url(self) -> str:
         scheme = "https" if self._context is not None else "http"
-        return f"{scheme}://{self._host}:{self.port}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{scheme}://{host}:{self.port}"
 
-    async def start(self) -> None:
+    def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self._host, self._requested_port))
-            sock.listen(128)
         except OSError:
             sock.close()
             raise
         sock.setblocking(False)
+        return sock
+
+    async def start(self) -> None:
+        sock = self._bind()
         self._port = sock.getsockname()[1]
-        config = _FakeConfig(self._context)
+        config = Config()
         config.errorlog = _log
-        config.graceful_timeout = GRACEFUL_CLOSE_S
-        sockets = Sockets([sock], [], []) if self._context else Sockets([], [sock], [])
-        # The app follows the ASGI spec with plain dicts; hypercorn's TypedDict events match.
-        app = wrap_app(
-            cast(ASGIFramework, asgi_app(self._handler)), config.wsgi_max_body_size, "asgi"
-        )
-        self._task = asyncio.create_task(
-            worker_serve(app, config, sockets=sockets, shutdown_trigger=self._stop.wait)
-        )
+        loop = asyncio.get_running_loop()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            assert task is not None  # noqa: S101 - a connection callback runs in a task
+            self._connections[task] = writer
+            try:
+                # Closing a TLS connection whose peer is gone times out or fails: nothing to do.
+                with suppress(TimeoutError, OSError):
+                    await TCPServer(self._app, loop, config, self._worker, {}, reader, writer)
+            finally:
+                self._connections.pop(task, None)
+
+        tls: dict[str, Any] = {}
+        if self._context is not None:
+            tls = {"ssl": self._context, "ssl_shutdown_timeout": GRACEFUL_CLOSE_S}
+        try:
+            self._server = await asyncio.start_server(serve, sock=sock, **tls)
+        except BaseException:
+            sock.close()
+            raise
 
     async def pause(self, seconds: float) -> None:
         """Wait `seconds` (a scripted slow answer), ending early when the server closes."""
@@ -197,7 +205,16 @@ class FakeHttpServer:
 
     async def aclose(self) -> None:
         self.closing.set()
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        await self._worker.terminated.set()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
+        tasks = list(self._connections)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=GRACEFUL_CLOSE_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
