@@ -93,15 +93,20 @@ def raw_body(data: Mapping[str, str]) -> bytes:
     return json.dumps(dict(data), separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def check_xml(body: bytes, root_name: str) -> None:
-    """Raise UnsendableContent unless `body` is well-formed XML whose root is `root_name`."""
+def _root_name(body: bytes) -> str:
+    """The root element's name of well-formed XML, or UnsendableContent."""
     try:
         root = fromstring(body)
     except (ParseError, DefusedXmlException):
         raise UnsendableContent(
             "wns.xml is not well-formed XML (DTDs and entities refused)"
         ) from None
-    if root.tag != root_name:
+    return str(root.tag)
+
+
+def check_xml(body: bytes, root_name: str) -> None:
+    """Raise UnsendableContent unless `body` is well-formed XML whose root is `root_name`."""
+    if _root_name(body) != root_name:
         raise UnsendableContent(f"wns.xml must have the root element <{root_name}>")
 
 
@@ -111,8 +116,7 @@ def _override_type(override: Mapping[str, Any]) -> str:
         if "raw" in override:
             return RAW
         xml = override.get("xml")
-        match = re.match(r"\s*<\s*([A-Za-z]+)", xml) if isinstance(xml, str) else None
-        kind = f"wns/{match.group(1)}" if match else None
+        kind = f"wns/{_root_name(xml.encode())}" if isinstance(xml, str) and xml else None
     if kind not in XML_ROOTS and kind != RAW:
         raise UnsendableContent("wns.type must be wns/toast, wns/tile, wns/badge or wns/raw")
     return str(kind)
