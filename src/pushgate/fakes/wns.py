@@ -82,6 +82,7 @@ class FakeWns:
         self._token_lifetime_s = token_lifetime_s
         self._clock = clock
         self.token_requests = 0  # every request to accesstoken.srf, granted or not
+        self.token_fail_status: int | None = None  # scripted token-endpoint outage (e.g. 503)
         context = certs.server_context(alpn=("h2", "http/1.1"))
         self._server = FakeHttpServer(self._handle, ssl_context=context, host=host, port=port)
 
@@ -112,6 +113,10 @@ class FakeWns:
         """A new channel URI; its prefix chooses the fake's answer (module docstring)."""
         return f"{self.url}/w/{prefix}{secrets.token_hex(12)}"
 
+    def issued_tokens(self) -> list[str]:
+        """The access tokens currently valid (tests check none of them leaks into logs)."""
+        return list(self._tokens)
+
     def revoke_tokens(self) -> None:
         """Every access token issued so far stops working (the next notify answers 401)."""
         self._tokens.clear()
@@ -126,6 +131,8 @@ class FakeWns:
 
     def _token(self, request: FakeRequest) -> FakeResponse:
         self.token_requests += 1
+        if self.token_fail_status is not None:
+            return FakeResponse.json(self.token_fail_status, {"error": "temporarily_unavailable"})
         if request.method != "POST":
             return FakeResponse(405)
         content_type = (request.header("content-type") or "").split(";")[0].strip()

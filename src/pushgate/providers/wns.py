@@ -98,6 +98,12 @@ TOO_LARGE = SendResult(Outcome.REJECTED, ResultCode.TOO_LARGE, f"over {PAYLOAD_L
 NOT_HTTPS = SendResult(Outcome.DEAD_TOKEN, ResultCode.TOKEN_REJECTED, "channel URI is not https")
 
 
+def _retry(reason: str, retry_after_s: float | None = None, *, unsent: bool = False) -> SendResult:
+    return SendResult(
+        Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, retry_after_s=retry_after_s, unsent=unsent
+    )
+
+
 def answer_for(response: HttpResponse, now: datetime) -> SendResult:
     """The SendResult of one notify answer (after the 401 refresh, see _send_one)."""
     answer: Answer | None
@@ -184,9 +190,10 @@ class WnsProvider:
         requests = [item for item in prepared if isinstance(item, _Request)]
         if not requests:
             return [item for item in prepared if isinstance(item, SendResult)]
-        failure = await self._ensure_token(batch.deadline)
-        if failure is not None:
-            sent = [failure] * len(requests)
+        # One token request before fanning out: its failure is every request's answer.
+        token = await self._token(batch.deadline, nothing_sent=True)
+        if isinstance(token, SendResult):
+            sent = [token] * len(requests)
         else:
             sent = await send_all(
                 requests,
@@ -233,25 +240,18 @@ class WnsProvider:
     def _timeout(self, deadline: float) -> float:
         return min(self._options.send_timeout_s, TOKEN_TIMEOUT_S, remaining_s(deadline))
 
-    async def _ensure_token(self, deadline: float) -> SendResult | None:
-        """Fetch the token once before fanning out; the failure every request gets, if any."""
+    async def _token(self, deadline: float, *, nothing_sent: bool) -> str | SendResult:
+        """The access token, or the result a delivery gets when there is none for now."""
         if remaining_s(deadline) <= 0:
             return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout", unsent=True)
         try:
-            await self.tokens.get(timeout_s=self._timeout(deadline))
+            return await self.tokens.get(timeout_s=self._timeout(deadline))
         except TransportError as exc:
-            return transport_result(exc)
+            return transport_result(exc) if nothing_sent else _retry(type(exc).__name__)
         except TokenRefused as exc:
             return SendResult(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, exc.reason)
         except TokenUnavailable as exc:
-            return SendResult(
-                Outcome.RETRY,
-                ResultCode.RECOVERABLE_IO,
-                exc.reason,
-                retry_after_s=exc.retry_after_s,
-                unsent=True,
-            )
-        return None
+            return _retry(exc.reason, exc.retry_after_s, unsent=nothing_sent)
 
     async def _post(self, request: _Request, token: str, deadline: float) -> HttpResponse:
         headers = [("authorization", f"Bearer {token}"), *request.headers]
@@ -263,19 +263,16 @@ class WnsProvider:
         )
 
     async def _send_one(self, request: _Request, *, deadline: float) -> SendResult:
-        token = await self.tokens.get(timeout_s=self._timeout(deadline))
+        token = await self._token(deadline, nothing_sent=True)
+        if isinstance(token, SendResult):
+            return token
         response = await self._post(request, token, deadline)
         if response.status == 401:
             # WNS: "401 ... the access token ... is not valid": fetch a new one, resend once.
             self.tokens.invalidate(token)
-            try:
-                token = await self.tokens.get(timeout_s=self._timeout(deadline))
-            except TokenRefused as exc:
-                return SendResult(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, exc.reason)
-            except TokenUnavailable as exc:
-                return SendResult(
-                    Outcome.RETRY, ResultCode.RECOVERABLE_IO, exc.reason, exc.retry_after_s
-                )
+            token = await self._token(deadline, nothing_sent=False)
+            if isinstance(token, SendResult):
+                return token
             response = await self._post(request, token, deadline)
         return answer_for(response, self._now())
 

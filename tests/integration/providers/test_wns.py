@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -289,6 +290,59 @@ async def test_wrong_client_secret_is_auth_without_the_secret(
     assert wrong not in repr(results)
     assert SECRET not in repr(results)
     assert fake.token_requests == 1
+
+
+async def test_secret_rotated_at_wns_is_auth_after_the_401(
+    provider: WnsProvider, fake: FakeWns
+) -> None:
+    await send(provider, delivery(fake.channel()))
+    fake.register_client(CLIENT_ID, "rotated-" + secrets.token_hex(4))
+    fake.revoke_tokens()
+    [result] = await send(provider, delivery(fake.channel()))
+    assert (result.outcome, result.code) == (Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED)
+    assert fake.token_requests == 2
+
+
+async def test_token_endpoint_outage_is_an_unsent_retry(
+    provider: WnsProvider, fake: FakeWns
+) -> None:
+    fake.token_fail_status = 503
+    results = await send(provider, delivery(fake.channel()), delivery(fake.channel()))
+    assert {(r.outcome, r.unsent) for r in results} == {(Outcome.RETRY, True)}
+    assert not fake.inbox.attempts
+    fake.token_fail_status = None
+    [result] = await send(provider, delivery(fake.channel()))
+    assert result.outcome is Outcome.SENT
+
+
+async def test_deployment_endpoint_names_the_token_service(
+    fake: FakeWns, certs: FakeCertificates
+) -> None:
+    bare = ProviderCredential(
+        1, "wns", {"client_id": CLIENT_ID}, {"client_secret": SECRET}, None, "1"
+    )
+    options = ProviderOptions(ca_file=str(certs.ca_file), endpoints={"wns": fake.url})
+    adapter = WnsProvider(bare, options)
+    try:
+        [result] = await send(adapter, delivery(fake.channel()))
+    finally:
+        await adapter.aclose()
+    assert result.outcome is Outcome.SENT
+    assert fake.token_requests == 1
+
+
+async def test_no_secret_or_token_reaches_the_logs(
+    provider: WnsProvider, fake: FakeWns, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.revoke_tokens()
+    [result] = await send(provider, delivery(fake.channel()))
+    assert result.outcome is Outcome.SENT
+    issued = list(fake.issued_tokens())
+    assert issued
+    for secret in (SECRET, *issued):
+        assert secret not in caplog.text
+        assert secret not in repr(result)
 
 
 async def test_unreachable_token_endpoint_is_unsent_retry(
