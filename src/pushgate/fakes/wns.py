@@ -110,8 +110,11 @@ class FakeWns:
         self._clients[client_id] = client_secret
 
     def channel(self, prefix: str = "") -> str:
-        """A new channel URI; its prefix chooses the fake's answer (module docstring)."""
-        return f"{self.url}/w/{prefix}{secrets.token_hex(12)}"
+        """A new channel URI; its prefix chooses the fake's answer (module docstring).
+
+        "ch" follows the prefix so that random hex never starts a behaviour by chance
+        (a bare hex id begins with "429", "500" or "bad" about once in 1,400 channels)."""
+        return f"{self.url}/w/{prefix}ch{secrets.token_hex(12)}"
 
     def issued_tokens(self) -> list[str]:
         """The access tokens currently valid (tests check none of them leaks into logs)."""
