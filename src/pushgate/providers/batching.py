@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.providers.base import SendResult
-from pushgate.providers.http import TransportError
+from pushgate.providers.http import TimedOut, TransportError
 
 T = TypeVar("T")
 
@@ -23,6 +23,8 @@ NOT_STARTED = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout", un
 
 def transport_result(exc: TransportError) -> SendResult:
     """RETRY naming the failure's class only: messages can carry URLs with channel tokens."""
+    if isinstance(exc, TimedOut):  # the same answer as a request cut off at the batch deadline
+        return NOT_STARTED if exc.unsent else TIMED_OUT
     return SendResult(
         Outcome.RETRY, ResultCode.RECOVERABLE_IO, type(exc).__name__, unsent=exc.unsent
     )

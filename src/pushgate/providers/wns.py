@@ -34,7 +34,7 @@ from pushgate.providers.client_credentials import (
     TokenRefused,
     TokenUnavailable,
 )
-from pushgate.providers.http import HttpResponse, HttpTransport, TransportError
+from pushgate.providers.http import HttpResponse, HttpTransport, TimedOut, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.registry import ProviderKind
 from pushgate.providers.retry_after import parse_retry_after
@@ -281,7 +281,7 @@ class WnsProvider:
             await self._transport.aclose()
 
 
-class TimedOutBeforeSending(TransportError):
+class TimedOutBeforeSending(TimedOut):
     """The batch deadline passed before the request could start."""
 
     unsent = True

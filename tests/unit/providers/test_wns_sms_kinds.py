@@ -9,6 +9,8 @@ import pytest
 from pushgate.domain.payload import Content, DeliveryOptions
 from pushgate.domain.platforms import Platform
 from pushgate.providers.base import ProviderCredential, ProviderOptions, Push
+from pushgate.providers.batching import TIMED_OUT, transport_result
+from pushgate.providers.http import ConnectFailed, TimedOut
 from pushgate.providers.registry import ProviderKind, ProviderRegistry
 from pushgate.providers.sms import sms_kind
 from pushgate.providers.wns import wns_kind
@@ -42,3 +44,9 @@ async def test_kinds_build_closable_providers() -> None:
     for kind, credential in ((wns_kind(), wns), (sms_kind(), sms)):
         provider = kind.build(credential, ProviderOptions())
         await provider.aclose()
+
+
+def test_a_transport_timeout_reads_like_the_batch_deadline() -> None:
+    assert transport_result(TimedOut("x")) == TIMED_OUT
+    assert transport_result(ConnectFailed("x")).unsent
+    assert transport_result(ConnectFailed("https://h/?token=secret")).reason == "ConnectFailed"
