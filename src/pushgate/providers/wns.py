@@ -4,7 +4,8 @@ Wire facts: providers.md section 4 and Microsoft's "Push notification service re
 response headers". The token comes from `<base>/accesstoken.srf`, where base is the
 credential's `endpoint`, else ProviderOptions.endpoints["wns"], else https://login.live.com:
 WNS has no notify base URL (each channel URI is absolute), so the override names the token
-service. The credential holds settings {"client_id"} and secret {"client_secret"}
+service (a base ending in /accesstoken.srf is taken as the whole token URL). The credential
+holds settings {"client_id"} and secret {"client_secret"}
 (services/credential_checks.py).
 """
 
@@ -51,6 +52,7 @@ from pushgate.providers.wns_payload import (
 
 DEFAULT_TOKEN_BASE = "https://login.live.com"  # noqa: S105 - a URL, not a secret
 SCOPE = "notify.windows.com"
+TOKEN_PATH = "/accesstoken.srf"  # noqa: S105 - a path, not a secret
 CONCURRENCY = 10  # requests in flight per credential: WNS is a low-volume path (httpx2)
 TOKEN_TIMEOUT_S = 10.0
 
@@ -68,9 +70,8 @@ class Answer:
 ANSWERS: dict[int, Answer] = {
     400: Answer(Outcome.REJECTED, ResultCode.INVALID_DATA, "BadRequest"),  # bad header/XML: ours
     401: Answer(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, "Unauthorized"),
-    403: Answer(
-        Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, "Forbidden"
-    ),  # channel of another app
+    # 403: the channel belongs to another app than our client id (a configuration mix-up).
+    403: Answer(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, "Forbidden"),
     404: Answer(Outcome.DEAD_TOKEN, ResultCode.TOKEN_REJECTED, "NotFound"),  # unknown channel
     405: Answer(Outcome.REJECTED, ResultCode.INVALID_DATA, "MethodNotAllowed"),
     406: Answer(Outcome.RETRY, ResultCode.TOO_MANY_FOR_DEVICE, "NotAcceptable"),  # throttled
@@ -88,7 +89,7 @@ OTHER_STATUS = Answer(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "UnexpectedStatu
 # it (device offline with no-cache, or the user turned this app's notifications off): not
 # resent, the channel kept. "channelthrottled": too many to this channel: retry later.
 STATUS_ANSWERS: dict[str, Answer | None] = {
-    "received": None,  # SENT
+    "received": None,  # SENT; so is a 200 with a status value not listed here
     "dropped": Answer(Outcome.REJECTED, ResultCode.NOT_ACCEPTED, "dropped"),
     "channelthrottled": Answer(Outcome.RETRY, ResultCode.TOO_MANY_FOR_DEVICE, "channelthrottled"),
 }
@@ -179,7 +180,7 @@ class WnsProvider:
             "client_secret": str(credential.secret["client_secret"]),
             "scope": SCOPE,
         }
-        token_url = base.rstrip("/") + "/accesstoken.srf"
+        token_url = base if base.endswith(TOKEN_PATH) else base.rstrip("/") + TOKEN_PATH
         self.tokens = ClientCredentialsToken(
             self._transport, token_url, form, clock=clock, wall_clock=now
         )

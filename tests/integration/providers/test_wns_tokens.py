@@ -132,7 +132,7 @@ async def test_deployment_endpoint_names_the_token_service(
     bare = ProviderCredential(
         1, "wns", {"client_id": CLIENT_ID}, {"client_secret": SECRET}, None, "1"
     )
-    options = ProviderOptions(ca_file=str(certs.ca_file), endpoints={"wns": fake.url})
+    options = ProviderOptions(ca_file=str(certs.ca_file), endpoints={"wns": fake.token_url})
     adapter = WnsProvider(bare, options)
     try:
         [result] = await send(adapter, delivery(fake.channel()))
