@@ -24,7 +24,6 @@ import hashlib
 import json
 import secrets
 import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -34,8 +33,9 @@ from typing import Any, cast
 import http_ece
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypercorn.asyncio.run import worker_serve
-from hypercorn.config import Config, Sockets
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.worker_context import WorkerContext
+from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 from hypercorn.utils import wrap_app
 
@@ -46,6 +46,7 @@ from pushgate.fakes.webpush_checks import MAX_BODY, Refusal, check_headers, chec
 
 PROVIDER = "webpush"
 MAX_TTL_S = 28 * 24 * 3600  # the TTL the fake stores at most, echoed back (RFC 8030 5.2)
+SHUTDOWN_GRACE_S = 1.0
 _READ_LIMIT = 64 * 1024  # past this the rest of an oversized body is not read
 
 Scope = MutableMapping[str, Any]
@@ -79,21 +80,6 @@ class _Browser:
     unsubscribed: bool = False
 
 
-class _Config(Config):
-    """hypercorn wants certificate files; the fakes' CA hands out an SSLContext instead."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        super().__init__()
-        self._context = context
-
-    @property
-    def ssl_enabled(self) -> bool:
-        return True
-
-    def create_ssl_context(self) -> ssl.SSLContext | None:
-        return self._context
-
-
 class FakeWebPush:
     """`async with FakeWebPush(certs, inbox) as fake:`, then `fake.subscribe()`."""
 
@@ -113,9 +99,13 @@ class FakeWebPush:
         self._requested_port = port
         self._browsers: dict[str, _Browser] = {}
         self._closing = asyncio.Event()
-        self._shutdown = asyncio.Event()
-        self._server: asyncio.Task[None] | None = None
+        self._context = WorkerContext(None)
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
         self.port = 0
+        self._attempted = asyncio.Condition()  # notified on every request to a subscription
+        self.in_flight = 0  # requests being answered now, and the most at once (bound tests)
+        self.peak_in_flight = 0
 
     @property
     def plan(self) -> ServerPlan:
@@ -129,29 +119,40 @@ class FakeWebPush:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self._requested_port))
-        # Listening before hypercorn starts: early clients wait in the backlog, no start race.
-        listener.listen(128)
-        listener.setblocking(False)
         self.port = listener.getsockname()[1]
-        config = _Config(self._certs.server_context(alpn=("h2", "http/1.1")))
-        config.graceful_timeout = 1.0
+        config = Config()
         config.accesslog = None
         config.loglevel = "WARNING"
-        self._server = asyncio.get_running_loop().create_task(
-            worker_serve(
-                wrap_app(cast(ASGIFramework, self), config.wsgi_max_body_size, "asgi"),
-                config,
-                sockets=Sockets([listener], [], []),
-                shutdown_trigger=self._shutdown.wait,
-            )
+        app = wrap_app(cast(ASGIFramework, self), config.wsgi_max_body_size, "asgi")
+        loop = asyncio.get_running_loop()
+
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._writers.add(writer)
+            try:
+                await TCPServer(app, loop, config, self._context, {}, reader, writer)
+            finally:
+                self._writers.discard(writer)
+
+        # hypercorn's protocol layer (HTTP/1.1 and h2) on our own listener, rather than its
+        # worker_serve: that one waits 30 s for each idle client's TLS close_notify at shutdown.
+        self._server = await asyncio.start_server(
+            connected,
+            sock=listener,
+            ssl=self._certs.server_context(alpn=("h2", "http/1.1")),
+            ssl_shutdown_timeout=SHUTDOWN_GRACE_S,
         )
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        self._closing.set()  # slow answers end now
-        self._shutdown.set()
-        if self._server is not None:
-            await self._server
+        """Stop accepting, end slow answers, then drop the connections clients keep open."""
+        self._closing.set()
+        if self._server is None:
+            return
+        self._server.close()
+        await self._context.terminated.set()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
 
     def subscribe(
         self,
@@ -181,6 +182,14 @@ class FakeWebPush:
         """The browser drops the subscription: later pushes get 410 Gone."""
         self._browsers[subscription.id].unsubscribed = True
 
+    async def wait_for_attempts(
+        self, subscription: Subscription, count: int = 1, *, timeout_s: float = 10.0
+    ) -> None:
+        """Return once `count` requests reached this subscription (TimeoutError after timeout_s)."""
+        endpoint = subscription.endpoint
+        async with asyncio.timeout(timeout_s), self._attempted:
+            await self._attempted.wait_for(lambda: self.inbox.attempts[endpoint] >= count)
+
     def plaintexts(self, subscription: Subscription) -> list[bytes]:
         """Every plaintext this subscription's browser decrypted, oldest first."""
         return list(self._browsers[subscription.id].plaintexts)
@@ -188,17 +197,19 @@ class FakeWebPush:
     # ASGI application ---------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
         if scope["type"] != "http":
             return
         body = await _read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client") or ("", 0)
-        status, reply_headers, reply = await self._answer(
-            scope["method"], scope["path"], headers, body, int(client[1])
-        )
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            status, reply_headers, reply = await self._answer(
+                scope["method"], scope["path"], headers, body, int(client[1])
+            )
+        finally:
+            self.in_flight -= 1
         await send(
             {
                 "type": "http.response.start",
@@ -218,6 +229,8 @@ class FakeWebPush:
             return _refuse(Refusal(405, "MethodNotAllowed"))
         endpoint = browser.subscription.endpoint
         self.inbox.attempts[endpoint] += 1
+        async with self._attempted:
+            self._attempted.notify_all()
         plan = self.behaviours.plan
         if plan.delay_s:
             await self._pause(plan.delay_s)
@@ -330,13 +343,3 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
