@@ -25,6 +25,7 @@ import json
 import secrets
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +107,7 @@ class FakeWebPush:
         self._attempted = asyncio.Condition()  # notified on every request to a subscription
         self.in_flight = 0  # requests being answered now, and the most at once (bound tests)
         self.peak_in_flight = 0
+        self.http_versions: Counter[str] = Counter()  # "1.1", "2": which protocol clients used
 
     @property
     def plan(self) -> ServerPlan:
@@ -123,13 +125,24 @@ class FakeWebPush:
         config = Config()
         config.accesslog = None
         config.loglevel = "WARNING"
+        # ServerPlan as read at start: hypercorn sends GOAWAY after keep_alive_max_requests
+        # streams (its default, 1000, would otherwise cut long benchmark connections), and
+        # advertises h2_max_concurrent_streams (it cannot change it later: initial_max_streams
+        # is not honoured here, only by the raw-h2 APNs fake).
+        plan = self.behaviours.plan
+        config.keep_alive_max_requests = plan.goaway_after_streams or 1_000_000_000
+        config.h2_max_concurrent_streams = plan.max_streams
         app = wrap_app(cast(ASGIFramework, self), config.wsgi_max_body_size, "asgi")
         loop = asyncio.get_running_loop()
 
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self._writers.add(writer)
             try:
-                await TCPServer(app, loop, config, self._context, {}, reader, writer)
+                # A client that vanishes mid-answer makes hypercorn's task group fail (TLS
+                # errors after close_notify) and cancel this task: that is the client's
+                # problem, not the fake's, so it ends the connection quietly.
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await TCPServer(app, loop, config, self._context, {}, reader, writer)
             finally:
                 self._writers.discard(writer)
 
@@ -199,6 +212,7 @@ class FakeWebPush:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        self.http_versions[str(scope.get("http_version", ""))] += 1
         body = await _read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client") or ("", 0)

@@ -185,7 +185,10 @@ async def check_public_url(
             answers = await resolver(parsed.host, parsed.port)
         except (OSError, UnicodeError):
             raise UnresolvableHost("names a host that does not resolve", field=field) from None
-        addresses = [ipaddress.ip_address(answer.split("%")[0]) for answer in answers]
+        try:
+            addresses = [ipaddress.ip_address(answer.split("%")[0]) for answer in answers]
+        except ValueError:
+            raise UnresolvableHost("names a host with an unusable address", field=field) from None
         if not addresses:
             raise UnresolvableHost("names a host that does not resolve", field=field)
     for address in addresses:  # every answer: a rebinding name may mix public and private

@@ -221,5 +221,6 @@ async def test_the_registry_kind_renders_and_builds_a_working_provider(
         # Built by the kind: HttpxTransport over HTTP/2, the CA from ProviderOptions.
         [result] = await built.send(Batch(1, [delivery(fake.subscribe(), push(clock))], deadline))
         assert result.outcome is Outcome.SENT
+        assert fake.http_versions == {"2": 1}
     finally:
         await built.aclose()
