@@ -102,6 +102,7 @@ class FakeWebPush:
         self._closing = asyncio.Event()
         self._context = WorkerContext(None)
         self._writers: set[asyncio.StreamWriter] = set()
+        self._connections: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
         self.port = 0
         self._attempted = asyncio.Condition()  # notified on every request to a subscription
@@ -137,6 +138,9 @@ class FakeWebPush:
 
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self._writers.add(writer)
+            task = asyncio.current_task()
+            if task is not None:
+                self._connections.add(task)
             try:
                 # A client that vanishes mid-answer makes hypercorn's task group fail (TLS
                 # errors after close_notify) and cancel this task: that is the client's
@@ -145,6 +149,7 @@ class FakeWebPush:
                     await TCPServer(app, loop, config, self._context, {}, reader, writer)
             finally:
                 self._writers.discard(writer)
+                self._connections.discard(task)
 
         # hypercorn's protocol layer (HTTP/1.1 and h2) on our own listener, rather than its
         # worker_serve: that one waits 30 s for each idle client's TLS close_notify at shutdown.
@@ -165,6 +170,8 @@ class FakeWebPush:
         await self._context.terminated.set()
         for writer in list(self._writers):
             writer.transport.abort()
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=SHUTDOWN_GRACE_S)
         await self._server.wait_closed()
 
     def subscribe(

@@ -168,7 +168,7 @@ async def check_public_url(
     allow_private: bool,
     allow_hosts: frozenset[str] = frozenset(),
     field: str = "url",
-    resolver: Resolver = _system_resolver,
+    resolver: Resolver | None = None,  # the system's getaddrinfo when None
 ) -> PublicUrl:
     """Refuse `url` unless it is https and every address its host resolves to is public.
 
@@ -182,7 +182,7 @@ async def check_public_url(
         addresses: list[IpAddress] = [parsed.address]
     else:
         try:
-            answers = await resolver(parsed.host, parsed.port)
+            answers = await (resolver or _system_resolver)(parsed.host, parsed.port)
         except (OSError, UnicodeError):
             raise UnresolvableHost("names a host that does not resolve", field=field) from None
         try:
@@ -203,7 +203,7 @@ async def check_push_endpoint(
     *,
     allow_private: bool,
     allow_hosts: frozenset[str] = frozenset(),
-    resolver: Resolver = _system_resolver,
+    resolver: Resolver | None = None,
 ) -> None:
     """The Web Push endpoint rule: check_public_url for the registration's `token` field."""
     await check_public_url(

@@ -37,6 +37,7 @@ from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.errors import InvalidInput
 from pushgate.providers.addresses import (
+    Resolver,
     UnresolvableHost,
     check_push_endpoint,
     parse_public_url,
@@ -106,12 +107,14 @@ class WebPushProvider:
         clock: Clock = time.time,
         allow_hosts: frozenset[str] = frozenset(),
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        resolver: Resolver | None = None,  # host -> addresses; the system's getaddrinfo if None
     ) -> None:
         self._signer = VapidSigner(load_vapid_keys(credential), clock)
         self._options = options
         self._transport = transport
         self._clock = clock
         self._allow_hosts = allow_hosts
+        self._resolver = resolver
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._active: set[asyncio.Task[SendResult]] = set()
         self._closed = False
@@ -172,7 +175,9 @@ class WebPushProvider:
             return refused  # fake-provider mode: the URL rules only, no address check
         checks = {
             host: loop.create_task(
-                check_push_endpoint(url, allow_private=False, allow_hosts=self._allow_hosts)
+                check_push_endpoint(
+                    url, allow_private=False, allow_hosts=self._allow_hosts, resolver=self._resolver
+                )
             )
             for host, url in url_of_host.items()
         }

@@ -215,6 +215,9 @@ async def test_the_registry_kind_renders_and_builds_a_working_provider(
         "title": "Hello",
         "body": "World",
     }
+    assert kind.needs_credential
+    with pytest.raises(ValueError, match="VAPID credential"):
+        kind.build(None, registry.options)
     built = kind.build(cred, registry.options)
     try:
         deadline = asyncio.get_running_loop().time() + 20
