@@ -208,11 +208,11 @@ async def test_every_answer_is_in_by_the_deadline_with_a_slow_subscription(
 ) -> None:
     loop = asyncio.get_running_loop()
     slow, quick = fake.subscribe(behaviour=TokenBehaviour.SLOW), fake.subscribe()
-    started = loop.time()
-    deadline = started + 1.0
+    deadline = loop.time() + 2.0  # the fake would answer the slow one after 5 s
     batch = Batch(1, [delivery(slow, push(clock)), delivery(quick, push(clock))], deadline)
     first, second = await adapter.send(batch)
-    assert loop.time() - deadline < 0.5  # the fake would have answered after 5 s
+    overshoot = loop.time() - deadline
+    assert 0 <= overshoot < 0.5
     assert (first.outcome, first.reason, first.unsent) == (Outcome.RETRY, "timeout", False)
     assert second.outcome is Outcome.SENT
 
