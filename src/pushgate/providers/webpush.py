@@ -1,0 +1,301 @@
+"""Web Push adapter (RFC 8030 delivery, RFC 8291 aes128gcm encryption, RFC 8292 VAPID).
+
+A registration's token is its subscription endpoint URL, with the browser's p256dh key and
+auth secret beside it (Recipient). Per delivery, in this order, nothing sent on a refusal:
+
+1. SSRF guard (addresses.py) on the endpoint, once per host per batch: a token that now fails
+   it is REJECTED code 1. Residual DNS-rebinding risk: the transport resolves the name again
+   when it connects (addresses.py explains; pinning needs an HttpTransport that takes an
+   address).
+2. Expired (DeliveryOptions.expires_at passed): REJECTED code 12, never sent late.
+3. Plaintext (webpush_payload.py's JSON) over 3993 bytes: REJECTED code 9.
+4. Subscription keys not a P-256 point / 16-byte secret: DEAD_TOKEN code 6. Such a
+   subscription can never be delivered to whatever the notification, so the registration is
+   deactivated rather than failing every later notification.
+5. Encrypt (fresh ephemeral key and salt), sign VAPID per origin (cached, vapid.py), POST.
+
+Transport: one HttpTransport for every origin, owned by the provider (closed by aclose). Web
+Push endpoints fall on few origins (FCM, Mozilla, Apple, WNS), and both transports pool
+connections per origin themselves (httpx2 per host, pycurl's multi per host), so one shared
+transport reuses each origin's connection without a map of transports here.
+
+Concurrency: at most `max_in_flight` requests at once per provider, across batches. Every
+answer is in by Batch.deadline: what is still open then is cancelled and becomes RETRY
+"timeout" (unsent when its request had not started).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pushgate.domain.platforms import Platform
+from pushgate.domain.statuses import Outcome, ResultCode
+from pushgate.errors import InvalidInput
+from pushgate.providers.addresses import (
+    Resolver,
+    UnresolvableHost,
+    check_push_endpoint,
+    parse_public_url,
+)
+from pushgate.providers.base import (
+    Batch,
+    Delivery,
+    Provider,
+    ProviderCredential,
+    ProviderOptions,
+    Push,
+    SendResult,
+)
+from pushgate.providers.http import HttpTransport, TransportError
+from pushgate.providers.http_httpx import HttpxTransport
+from pushgate.providers.registry import ProviderKind
+from pushgate.providers.vapid import VapidSigner, endpoint_origin, load_vapid_keys
+from pushgate.providers.webpush_answers import result_for
+from pushgate.providers.webpush_payload import (
+    MAX_PLAINTEXT,
+    URGENCY,
+    SubscriptionKeys,
+    decode_subscription_keys,
+    encrypt,
+    render_plaintext,
+    topic_for,
+    ttl_seconds,
+)
+
+DEFAULT_MAX_IN_FLIGHT = 100
+MAX_CONNECTIONS = 16  # httpx2 pool size across origins; HTTP/2 multiplexes within each
+
+ENDPOINT_REFUSED = SendResult(Outcome.REJECTED, ResultCode.INVALID_DATA, "EndpointRefused")
+EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "Expired")
+TOO_LARGE = SendResult(Outcome.REJECTED, ResultCode.TOO_LARGE, "PayloadTooLarge")
+BAD_KEYS = SendResult(Outcome.DEAD_TOKEN, ResultCode.TOKEN_REJECTED, "InvalidSubscriptionKeys")
+DNS_FAILED = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "DnsFailed", unsent=True)
+DNS_TIMEOUT = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "DnsTimeout", unsent=True)
+
+Clock = Callable[[], float]
+
+
+def _retry(reason: str, *, unsent: bool) -> SendResult:
+    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, unsent=unsent)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    plaintext: bytes
+    keys: SubscriptionKeys
+
+
+@dataclass(slots=True)
+class _Attempt:
+    started: bool = False  # the request was handed to the transport: it may have arrived
+
+
+class WebPushProvider:
+    """One app's VAPID credential, sending to any number of push services."""
+
+    def __init__(
+        self,
+        credential: ProviderCredential,
+        options: ProviderOptions,
+        *,
+        transport: HttpTransport,
+        clock: Clock = time.time,
+        allow_hosts: frozenset[str] = frozenset(),
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        resolver: Resolver | None = None,  # host -> addresses; the system's getaddrinfo if None
+    ) -> None:
+        self._signer = VapidSigner(load_vapid_keys(credential), clock)
+        self._options = options
+        self._transport = transport
+        self._clock = clock
+        self._allow_hosts = allow_hosts
+        self._resolver = resolver
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._active: set[asyncio.Task[SendResult]] = set()
+        self._closed = False
+
+    async def send(self, batch: Batch) -> list[SendResult]:
+        """One result per delivery of the batch, in order, all by batch.deadline."""
+        if self._closed:
+            return [_retry("closed", unsent=True)] * len(batch.deliveries)
+        loop = asyncio.get_running_loop()
+        refused = await self._guard(batch.deliveries, batch.deadline, loop)
+        rendered: dict[int, bytes] = {}
+        early: list[SendResult | None] = []
+        tasks: dict[int, tuple[asyncio.Task[SendResult], _Attempt]] = {}
+        for index, delivery in enumerate(batch.deliveries):
+            prepared = refused.get(delivery.recipient.token) or self._prepare(delivery, rendered)
+            if isinstance(prepared, SendResult):
+                early.append(prepared)
+                continue
+            early.append(None)
+            attempt = _Attempt()
+            task = loop.create_task(self._deliver(delivery, prepared, batch.deadline, attempt))
+            self._active.add(task)
+            task.add_done_callback(self._active.discard)
+            tasks[index] = (task, attempt)
+        await _wait_until([task for task, _ in tasks.values()], batch.deadline, loop)
+        return [
+            result if result is not None else self._collect(*tasks[index])
+            for index, result in enumerate(early)
+        ]
+
+    async def aclose(self) -> None:
+        """Cancel what is in flight (those deliveries end as RETRY) and close the transport."""
+        self._closed = True
+        pending = list(self._active)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        await self._transport.aclose()
+
+    async def _guard(
+        self, deliveries: Sequence[Delivery], deadline: float, loop: asyncio.AbstractEventLoop
+    ) -> dict[str, SendResult]:
+        """Refusals by token: the SSRF guard again at send time, one check per host."""
+        refused: dict[str, SendResult] = {}
+        host_of_token: dict[str, str] = {}
+        url_of_host: dict[str, str] = {}
+        for delivery in deliveries:
+            token = delivery.recipient.token
+            try:
+                parsed = parse_public_url(token, field="token")
+            except InvalidInput:
+                refused[token] = ENDPOINT_REFUSED
+                continue
+            host_of_token[token] = parsed.host
+            url_of_host.setdefault(parsed.host, token)
+        if self._options.allow_private_addresses or not url_of_host:
+            return refused  # fake-provider mode: the URL rules only, no address check
+        checks = {
+            host: loop.create_task(
+                check_push_endpoint(
+                    url, allow_private=False, allow_hosts=self._allow_hosts, resolver=self._resolver
+                )
+            )
+            for host, url in url_of_host.items()
+        }
+        await _wait_until(list(checks.values()), deadline, loop)
+        verdicts = {host: _guard_verdict(task) for host, task in checks.items()}
+        for token, host in host_of_token.items():
+            verdict = verdicts[host]
+            if verdict is not None:
+                refused[token] = verdict
+        return refused
+
+    def _prepare(self, delivery: Delivery, rendered: dict[int, bytes]) -> _Prepared | SendResult:
+        """The checks that need no network: expiry, size, subscription keys."""
+        push = delivery.push
+        if push.options.expires_at.timestamp() <= self._clock():
+            return EXPIRED
+        plaintext = rendered.get(id(push))
+        if plaintext is None:
+            # One rendering per content variant: every delivery of a Push shares it.
+            plaintext = rendered[id(push)] = render_plaintext(push.content)
+        if len(plaintext) > MAX_PLAINTEXT:
+            return TOO_LARGE
+        try:
+            keys = decode_subscription_keys(
+                delivery.recipient.p256dh, delivery.recipient.auth_secret
+            )
+        except ValueError:
+            return BAD_KEYS
+        return _Prepared(plaintext, keys)
+
+    def _headers(self, delivery: Delivery) -> list[tuple[str, str]]:
+        options = delivery.push.options
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        headers = [
+            ("ttl", str(ttl_seconds(options, now))),
+            ("urgency", URGENCY[options.priority]),
+            ("content-encoding", "aes128gcm"),
+            ("content-type", "application/octet-stream"),
+            (
+                "authorization",
+                self._signer.authorization(endpoint_origin(delivery.recipient.token)),
+            ),
+        ]
+        topic = topic_for(options.collapse_id)
+        if topic is not None:
+            headers.append(("topic", topic))
+        return headers
+
+    async def _deliver(
+        self, delivery: Delivery, prepared: _Prepared, deadline: float, attempt: _Attempt
+    ) -> SendResult:
+        loop = asyncio.get_running_loop()
+        async with self._in_flight:
+            timeout_s = min(self._options.send_timeout_s, deadline - loop.time())
+            if timeout_s <= 0:
+                return _retry("timeout", unsent=True)
+            body = encrypt(prepared.plaintext, prepared.keys)
+            headers = self._headers(delivery)
+            attempt.started = True
+            try:
+                response = await self._transport.request(
+                    "POST", delivery.recipient.token, headers, body, timeout_s=timeout_s
+                )
+            except TransportError as exc:
+                # The class names the failure; its text may quote the endpoint, a capability URL.
+                return _retry(type(exc).__name__, unsent=exc.unsent)
+        return result_for(response, self._clock())
+
+    def _collect(self, task: asyncio.Task[SendResult], attempt: _Attempt) -> SendResult:
+        if task.cancelled():
+            reason = "closed" if self._closed else "timeout"
+            return _retry(reason, unsent=not attempt.started)
+        return task.result()
+
+
+async def _wait_until(
+    tasks: Sequence[asyncio.Task[Any]], deadline: float, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Wait for `tasks` until `deadline` (loop time); cancel and reap what is still running."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+
+
+def _guard_verdict(task: asyncio.Task[None]) -> SendResult | None:
+    if task.cancelled():
+        return DNS_TIMEOUT  # the batch deadline came first: nothing was sent
+    error = task.exception()
+    if error is None:
+        return None
+    if isinstance(error, UnresolvableHost):
+        return DNS_FAILED  # may be transient: retried, not refused
+    if isinstance(error, InvalidInput):
+        return ENDPOINT_REFUSED
+    raise error
+
+
+def _render(push: Push, _platform: Platform) -> bytes:
+    return render_plaintext(push.content)
+
+
+def webpush_kind(
+    *, allow_hosts: frozenset[str] = frozenset(), clock: Clock = time.time
+) -> ProviderKind:
+    """The registry entry: render = the plaintext JSON, limit 3993 bytes (RFC 8291 section 4)."""
+
+    def build(credential: ProviderCredential | None, options: ProviderOptions) -> Provider:
+        if credential is None:
+            raise ValueError("webpush needs a VAPID credential")
+        transport = HttpxTransport(
+            ca_file=options.ca_file, http2=True, max_connections=MAX_CONNECTIONS
+        )
+        return WebPushProvider(
+            credential, options, transport=transport, clock=clock, allow_hosts=allow_hosts
+        )
+
+    return ProviderKind("webpush", True, _render, lambda _p: MAX_PLAINTEXT, build)
