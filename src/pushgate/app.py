@@ -54,6 +54,8 @@ def build_engine(
         options = ProviderOptions(
             ca_file=str(settings.provider_ca_file) if settings.provider_ca_file else None,
             send_timeout_s=settings.send_timeout_s,
+            allow_private_addresses=settings.endpoint_allow_private,
+            allowed_hosts=frozenset(h.lower() for h in settings.endpoint_allow_hosts),
         )
         registry = ProviderRegistry(default_kinds(), options)
     config = config or DeliveryConfig(

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     provider_ca_file: Path | None = Field(
         default=None, description="Extra CA certificates trusted for provider connections"
     )
+    endpoint_allow_private: bool = Field(
+        default=False,
+        description="Let Web Push endpoints (and other tenant URLs) reach private addresses",
+    )
+    endpoint_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts admitted for tenant URLs despite the private-address guard (JSON list)",
+    )
 
     @field_validator("admin_key", "master_key")
     @classmethod

@@ -15,7 +15,7 @@ import structlog
 
 from pushgate.domain.records import JsonObject
 from pushgate.providers.base import Provider, ProviderCredential
-from pushgate.providers.registry import ProviderRegistry
+from pushgate.providers.kinds import ProviderRegistry
 from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
 

@@ -22,7 +22,7 @@ from pushgate.delivery.retry import RetryPolicy
 from pushgate.delivery.sender import Sender
 from pushgate.domain.jobs import Job, JobKind
 from pushgate.domain.records import JsonObject
-from pushgate.providers.registry import ProviderRegistry
+from pushgate.providers.kinds import ProviderRegistry
 from pushgate.store.engine import Database
 
 T = TypeVar("T")

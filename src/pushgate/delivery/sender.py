@@ -21,7 +21,7 @@ from pushgate.delivery.retry import RetryPolicy, decide_retry
 from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import DeliveryStatus, Outcome, ResultCode
 from pushgate.providers.base import Batch, Delivery, Push, SendResult
-from pushgate.providers.registry import ProviderRegistry
+from pushgate.providers.kinds import ProviderRegistry
 from pushgate.store.repos.audience import AudienceRow
 from pushgate.store.repos.deliveries import DeliveryRow
 

@@ -94,7 +94,9 @@ class ProviderOptions:
     ca_file: str | None = None  # PUSHGATE_PROVIDER_CA_FILE: trust these roots too
     endpoints: dict[str, str] = field(default_factory=dict)  # provider -> base URL override
     send_timeout_s: float = 30.0  # total deadline of one attempt, headers and body
-    allow_private_addresses: bool = False  # fake-provider mode and explicit allow-lists
+    allow_private_addresses: bool = False  # fake-provider mode
+    # Operator allow-list: tenant-supplied endpoint hosts admitted despite the SSRF guard.
+    allowed_hosts: frozenset[str] = frozenset()
 
 
 class Provider(Protocol):

@@ -41,7 +41,7 @@ from pushgate.providers.fcm_message import (
 )
 from pushgate.providers.http import HttpResponse, HttpTransport, TimedOut, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
-from pushgate.providers.registry import ProviderKind
+from pushgate.providers.kinds import ProviderKind
 
 DEFAULT_BASE_URL = "https://fcm.googleapis.com"
 # ProviderOptions.endpoints keys: the FCM base URL, and the OAuth token URL that replaces the

@@ -26,7 +26,7 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
-from pushgate.providers.registry import ProviderKind
+from pushgate.providers.kinds import ProviderKind
 
 RECORDING_LIMIT = 4096
 

@@ -28,7 +28,7 @@ from pushgate.providers.base import (
 from pushgate.providers.batching import remaining_s, send_all
 from pushgate.providers.http import HttpResponse, HttpTransport
 from pushgate.providers.http_httpx import HttpxTransport
-from pushgate.providers.registry import ProviderKind
+from pushgate.providers.kinds import ProviderKind
 from pushgate.providers.retry_after import parse_retry_after
 from pushgate.providers.sms_request import (
     TEXT_LIMIT,

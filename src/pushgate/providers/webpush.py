@@ -53,7 +53,7 @@ from pushgate.providers.base import (
 )
 from pushgate.providers.http import HttpTransport, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
-from pushgate.providers.registry import ProviderKind
+from pushgate.providers.kinds import ProviderKind
 from pushgate.providers.vapid import VapidSigner, endpoint_origin, load_vapid_keys
 from pushgate.providers.webpush_answers import result_for
 from pushgate.providers.webpush_payload import (
@@ -283,9 +283,7 @@ def _render(push: Push, _platform: Platform) -> bytes:
     return render_plaintext(push.content)
 
 
-def webpush_kind(
-    *, allow_hosts: frozenset[str] = frozenset(), clock: Clock = time.time
-) -> ProviderKind:
+def webpush_kind(*, clock: Clock = time.time) -> ProviderKind:
     """The registry entry: render = the plaintext JSON, limit 3993 bytes (RFC 8291 section 4)."""
 
     def build(credential: ProviderCredential | None, options: ProviderOptions) -> Provider:
@@ -295,7 +293,7 @@ def webpush_kind(
             ca_file=options.ca_file, http2=True, max_connections=MAX_CONNECTIONS
         )
         return WebPushProvider(
-            credential, options, transport=transport, clock=clock, allow_hosts=allow_hosts
+            credential, options, transport=transport, clock=clock, allow_hosts=options.allowed_hosts
         )
 
     return ProviderKind("webpush", True, _render, lambda _p: MAX_PLAINTEXT, build)

@@ -37,7 +37,7 @@ from pushgate.providers.client_credentials import (
 )
 from pushgate.providers.http import HttpResponse, HttpTransport, TimedOut, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
-from pushgate.providers.registry import ProviderKind
+from pushgate.providers.kinds import ProviderKind
 from pushgate.providers.retry_after import parse_retry_after
 from pushgate.providers.wns_payload import (
     PAYLOAD_LIMIT,

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pushgate.domain.records import JsonObject
 from pushgate.errors import InvalidInput, MissingField, UnknownField
+from pushgate.providers.sms_request import InvalidGatewaySettings, template_from_settings
 
 PROVIDERS = ("apns", "fcm", "webpush", "wns", "sms")
 _APPLE_ID = re.compile(r"^[A-Z0-9]{10}$")
@@ -37,7 +38,19 @@ _FIELDS: dict[str, frozenset[str]] = {
     "fcm": frozenset({"service_account"}),
     "webpush": frozenset({"subject", "generate", "private_key", "public_key"}),
     "wns": frozenset({"client_id", "client_secret"}),
-    "sms": frozenset({"gateway_url", "auth_type", "username", "password", "token", "sender"}),
+    "sms": frozenset(
+        {
+            "gateway_url",
+            "auth_type",
+            "username",
+            "password",
+            "token",
+            "sender",
+            "method",
+            "body_format",
+            "body_template",
+        }
+    ),
 }
 
 
@@ -209,7 +222,20 @@ def _check_sms(fields: JsonObject) -> CheckedCredential:
         secret["token"] = _required(fields, "token")
     elif auth_type != "none":
         raise InvalidInput("must be none, basic or bearer", field="auth_type")
+    _check_gateway_template(fields, settings)
     return CheckedCredential(settings, secret)
+
+
+def _check_gateway_template(fields: JsonObject, settings: JsonObject) -> None:
+    """method, body_format, body_template: the request the SMS adapter builds (sms_request)."""
+    for name in ("method", "body_format", "body_template"):
+        if fields.get(name) is not None:
+            settings[name] = fields[name]
+    try:
+        template_from_settings(settings)
+    except InvalidGatewaySettings as exc:
+        # Its messages begin with the field they are about ("body_template.To may use...").
+        raise InvalidInput(str(exc), field=str(exc).split(" ", 1)[0]) from None
 
 
 def _check_url(value: str, field: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -12,10 +13,13 @@ from pushgate.domain.names import check_topic_name
 from pushgate.domain.platforms import Platform, resolve_platform
 from pushgate.domain.records import Registration, RegistrationFilter, RegistrationWrite
 from pushgate.errors import InvalidInput, MissingField, NotFound
+from pushgate.providers.addresses import UnresolvableHost, check_push_endpoint
+from pushgate.providers.base import ProviderOptions
 from pushgate.store.engine import Database
 from pushgate.store.uow import UnitOfWork, unit_of_work
 
 MAX_TOKEN_LENGTH = 2048
+_ENDPOINT_CHECK_S = 2.0  # DNS for the registration-time SSRF check
 
 
 def _check_token(token: str) -> str:
@@ -28,6 +32,25 @@ def _check_token(token: str) -> str:
     return token
 
 
+async def check_endpoint_token(platform: Platform, token: str, options: ProviderOptions) -> None:
+    """A Web Push endpoint is an address the worker will call: refuse private ones (SSRF).
+
+    A name that does not resolve now, or not quickly, passes: the adapter checks again at
+    every send, which is the check that counts.
+    """
+    if platform is not Platform.WEBPUSH:
+        return
+    try:
+        async with asyncio.timeout(_ENDPOINT_CHECK_S):
+            await check_push_endpoint(
+                token,
+                allow_private=options.allow_private_addresses,
+                allow_hosts=options.allowed_hosts,
+            )
+    except (UnresolvableHost, TimeoutError):
+        return
+
+
 async def register_device(
     db: Database,
     app_id: int,
@@ -35,14 +58,17 @@ async def register_device(
     token: str,
     write: RegistrationWrite,
     now: datetime,
+    *,
+    endpoints: ProviderOptions | None = None,
 ) -> tuple[Registration, bool]:
     """Create or update the registration of (app, platform, token); True when created."""
     resolved = resolve_platform(platform_name)
+    _check_token(token)
+    await check_endpoint_token(resolved.platform, token, endpoints or ProviderOptions())
     values = dict(write.values)
     if resolved.sandbox is not None:
         values.setdefault("sandbox", resolved.sandbox)
     write = replace(write, values=values)
-    _check_token(token)
     _check_topics(write.topics)
     if _fits_one_statement(resolved.platform, write):
         return await db.fast_upsert(app_id, resolved.platform, token, write.values, now)

@@ -196,3 +196,18 @@ def test_sms_unknown_auth_type_isrefused(auth_type: str) -> None:
 )
 def test_sms_gateway_url_is_checked(url: str) -> None:
     assert refused("sms", {"gateway_url": url}).field == "gateway_url"
+
+
+def test_sms_gateway_template_settings_are_kept_and_checked() -> None:
+    fields: JsonObject = {
+        "gateway_url": "https://sms.example/send",
+        "method": "POST",
+        "body_format": "json",
+        "body_template": {"to": "$to", "message": "$text"},
+    }
+    checked = check_credential("sms", fields)
+    assert checked.settings["body_format"] == "json"
+    assert checked.settings["body_template"] == {"to": "$to", "message": "$text"}
+    bad = refused("sms", {**fields, "body_template": {"to": "$phone"}})
+    assert bad.field == "body_template.to"
+    assert refused("sms", {**fields, "method": "PUT"}).field == "method"

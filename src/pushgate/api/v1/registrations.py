@@ -207,7 +207,13 @@ async def upsert_registration(
     # The hot path: no transaction is opened here (see store/fast.py).
     app_id = await app_id_for(runtime.db, principal, app, Role.REGISTRATIONS_WRITE)
     registration, created = await registration_service.register_device(
-        runtime.db, app_id, body.platform, body.token, body.to_write(), runtime.clock()
+        runtime.db,
+        app_id,
+        body.platform,
+        body.token,
+        body.to_write(),
+        runtime.clock(),
+        endpoints=runtime.engine.registry.options,
     )
     # Serialized here, not re-validated against response_model by FastAPI (hot path).
     return Response(
