@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.integration.api.helpers import ADMIN, make_app, make_key
+from tests.integration.api.helpers import make_app, make_key
 
 pytestmark = pytest.mark.anyio
 KEYS = {"p256dh": "BNc", "auth": "tB"}
