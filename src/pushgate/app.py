@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 import secrets
+import signal
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -175,3 +176,34 @@ def _document_security(app: FastAPI) -> None:
 def app_factory() -> FastAPI:
     """uvicorn --factory entry: settings from the environment (PUSHGATE_*)."""
     return create_app(Settings())
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    registry: ProviderRegistry | None = None,
+    delivery: DeliveryConfig | None = None,
+    grace_s: float = 10.0,
+) -> None:
+    """`pushgate worker`: deliver until SIGTERM or SIGINT, then stop within `grace_s`.
+
+    Running jobs may finish during the grace; what is still running then is given back
+    (its lease released) so another worker takes it over at once.
+    """
+    db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    master = settings.master_key.get_secret_value() if settings.master_key else None
+    vault = Vault(load_master_key(master, settings.data_dir))
+    engine = build_engine(settings, db, vault, registry=registry, config=delivery)
+    worker = Worker(engine)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    task = asyncio.create_task(worker.run())
+    try:
+        await stopping.wait()
+    finally:
+        await worker.stop(grace_s)
+        await task
+        await engine.aclose()
+        await db.dispose()

@@ -15,7 +15,8 @@ from rich.console import Console
 from pushgate.config import Settings
 from pushgate.services.auth import ensure_admin_key
 from pushgate.store.engine import Database
-from pushgate.store.migrations import current_revision, upgrade
+from pushgate.app import run_worker, utc_now
+from pushgate.store.migrations import current_revision, head_revision, upgrade
 from pushgate.telemetry import configure_logging
 
 app = typer.Typer(help="pushgate: self-hosted push notifications.", no_args_is_help=True)
@@ -48,8 +49,6 @@ async def _prepare(settings: Settings) -> str | None:
     db = Database(settings.resolved_database_url())
     try:
         admin = settings.admin_key.get_secret_value() if settings.admin_key else None
-        from pushgate.app import utc_now
-
         _, generated = await ensure_admin_key(db, admin, utc_now())
         return generated
     finally:
@@ -93,6 +92,30 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the delivery worker alone: any number of them, on any machines, one database."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    revision, head = asyncio.run(_revision(settings)), head_revision()
+    if revision != head:
+        _err.print(
+            f"[red]error:[/] the database is at revision {revision or 'none'}, this worker needs "
+            f"{head}: run `pushgate migrate` (or start `pushgate serve`) first"
+        )
+        raise typer.Exit(2)
+    _err.print(f"pushgate worker delivering from {settings.queue} queue")
+    asyncio.run(run_worker(settings))
+
+
+async def _revision(settings: Settings) -> str | None:
+    db = Database(settings.resolved_database_url())
+    try:
+        return await current_revision(db)
+    finally:
+        await db.dispose()
 
 
 def main() -> None:

@@ -38,3 +38,10 @@ async def current_revision(db: Database) -> str | None:
 
     async with db.connect(readonly=True) as conn:
         return await conn.run_sync(_read)
+
+
+def head_revision() -> str | None:
+    """The newest revision this code knows (what `migrate` upgrades to)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
