@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from types import TracebackType
@@ -90,6 +91,8 @@ class FakeApns:
         self.max_open_streams = 0
         self.goaways_sent = 0
         self.resets_sent = 0
+        self.accepted_by_environment: Counter[str] = Counter()
+        self.certificate_names: list[str] = []  # client certificates seen, one per connection
         for key in keys:
             self.verifier.add_key(key)
 
@@ -227,6 +230,7 @@ class FakeApns:
             return
         if accepted is not None:
             self.inbox.record(replace(accepted, message_id=apns_id.decode("latin-1")))
+            self.accepted_by_environment[connection.environment] += 1
         if flush:
             connection.flush()
 
@@ -252,8 +256,10 @@ class FakeApns:
         connection.raise_limit()
         # 3. headers, 4. body
         topics = self.topics
-        if connection.certificate_name in topics:
-            topics = frozenset({connection.certificate_name or ""})
+        if connection.certificate_name is not None:
+            # A certificate covers the topic it was issued for (its subject names the bundle).
+            name = connection.certificate_name
+            topics = frozenset({name}) if name in self.topics else frozenset()
         reason = check_headers(headers, topics)
         if reason is not None:
             return Refusal(400, reason)

@@ -97,7 +97,7 @@ class TokenVerifier:
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.keys: dict[str, ApnsKey] = {}
-        self._clock = clock
+        self.clock = clock
         self._verdicts: dict[bytes, tuple[ApnsKey, int] | str] = {}
         self._issued: dict[str, deque[tuple[float, int]]] = {}  # key id -> (first seen, iat)
 
@@ -114,7 +114,7 @@ class TokenVerifier:
         if isinstance(verdict, str):
             return verdict
         key, iat = verdict
-        now = self._clock()
+        now = self.clock()
         if now - iat > TOKEN_MAX_AGE_S:
             return "ExpiredProviderToken"
         if iat - now > TOKEN_FUTURE_LEEWAY_S:
@@ -128,7 +128,7 @@ class TokenVerifier:
         if isinstance(decoded, str):
             return decoded
         key, iat = decoded
-        now = self._clock()
+        now = self.clock()
         issued = self._issued.setdefault(key.key_id, deque())
         while issued and now - issued[0][0] > TOKEN_UPDATE_WINDOW_S:
             issued.popleft()

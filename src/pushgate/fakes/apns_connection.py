@@ -75,8 +75,12 @@ class ApnsConnection(asyncio.Protocol):
         ssl_object = transport.get_extra_info("ssl_object")
         peer = ssl_object.getpeercert() if ssl_object is not None else None
         if peer:
+            # The bundle the certificate is for: its CN (Apple's "UID" too), else its first
+            # DNS name (fakes/tls.py issues client certificates with the name as a SAN).
             names = dict(item[0] for item in peer.get("subject", ()))
-            self.certificate_name = str(names.get("commonName", ""))
+            alt = [value for kind, value in peer.get("subjectAltName", ()) if kind == "DNS"]
+            self.certificate_name = str(names.get("commonName") or (alt[0] if alt else ""))
+            self.fake.certificate_names.append(self.certificate_name)
         advertised = {
             SettingCodes.MAX_CONCURRENT_STREAMS: self.limit,
             SettingCodes.INITIAL_WINDOW_SIZE: _BIG_WINDOW,

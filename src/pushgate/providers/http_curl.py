@@ -10,10 +10,13 @@ libcurl on GOAWAY and REFUSED_STREAM (read in lib/http2.c and lib/transfer.c of 
 observed against fakes/apns.py): nghttp2 closes every stream above GOAWAY's last-stream-id
 with REFUSED_STREAM; libcurl marks such a transfer "refused" and, when no byte of its answer
 arrived, re-issues it on a fresh connection by itself (Curl_retry_request, at most 5 times).
-So what the server never processed is resent transparently and never reaches us as an error;
-only when those retries run out do we see CURLE_SEND_ERROR ("Connection died, tried 5
-times"), which we report as Unprocessed. A reset TCP connection with streams in flight is
-ambiguous (the server may have acted on them): ConnectionLost.
+So what the server never processed is resent transparently and never reaches us as an error.
+The same function also resends, up to 5 times, a request whose *reused* connection died
+before any answer byte: there the server may have acted on it, so libcurl can duplicate a
+delivery (at-least-once), and no option turns this off. When the retries run out libcurl
+fails with "Connection died, tried 5 times" (CURLE_SEND_ERROR or CURLE_RECV_ERROR) and does
+not say which case it was: reported as ConnectionLost (ambiguous, counts an attempt). A
+REFUSED_STREAM that libcurl passes on (CURLE_HTTP2_STREAM naming it) is Unprocessed.
 """
 
 from __future__ import annotations
@@ -76,9 +79,6 @@ def transport_error(errno: int, message: str, *, started: bool) -> TransportErro
         # Timed out while still waiting for a connection or a free stream: never sent.
         return TimedOut(text) if started else ConnectFailed(text)
     if errno == _CURLE_HTTP2_STREAM and "REFUSED_STREAM" in message:
-        return Unprocessed(text)
-    if errno == pycurl.E_SEND_ERROR and "tried" in message:
-        # libcurl's own refused-stream/GOAWAY resends ran out (module docstring).
         return Unprocessed(text)
     if errno in (pycurl.E_FILESIZE_EXCEEDED, pycurl.E_WRITE_ERROR):
         return ConnectionLost(f"answer larger than the limit ({text})")
@@ -217,6 +217,7 @@ class CurlTransport:
         easy.setopt(pycurl.HTTP_VERSION, self._http_version)
         easy.setopt(pycurl.PIPEWAIT, 1)  # multiplex on a connection being opened, not a new one
         easy.setopt(pycurl.NOSIGNAL, 1)
+        easy.setopt(pycurl.USERAGENT, "pushgate")
         easy.setopt(pycurl.POST, 1)
         easy.setopt(pycurl.MAXFILESIZE, self._max_answer_bytes)
         easy.setopt(pycurl.FOLLOWLOCATION, 0)
