@@ -86,6 +86,7 @@ class FakeApns:
         self.connections: set[ApnsConnection] = set()
         self._all_closed = asyncio.Event()
         self.opened_connections = 0
+        self.max_connections_open = 0  # most connections open at one time
         self.closed_connections = 0
         self.refused_streams = 0
         self.max_open_streams = 0

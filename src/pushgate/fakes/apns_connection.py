@@ -72,6 +72,9 @@ class ApnsConnection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)  # noqa: S101 - create_server gives one
         self.transport = transport
         self.fake.connections.add(self)
+        self.fake.max_connections_open = max(
+            self.fake.max_connections_open, len(self.fake.connections)
+        )
         ssl_object = transport.get_extra_info("ssl_object")
         peer = ssl_object.getpeercert() if ssl_object is not None else None
         if peer:

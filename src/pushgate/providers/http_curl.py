@@ -46,9 +46,12 @@ Answer = HttpResponse | TransportError
 OnAnswer = Callable[[Answer], None]
 
 MAX_ANSWER_BYTES = 1024 * 1024  # provider answers are small JSON; a larger one is refused
-# libcurl's own cap on streams per connection (CURLMOPT_MAX_CONCURRENT_STREAMS, default 100);
-# the server's SETTINGS_MAX_CONCURRENT_STREAMS lowers it further (APNs: 1 until a valid token).
-DEFAULT_STREAMS_PER_CONNECTION = 1000
+# Our cap on streams per connection (CURLMOPT_MAX_CONCURRENT_STREAMS); the server's
+# SETTINGS_MAX_CONCURRENT_STREAMS lowers it further (APNs: 1 until a valid token). 100, not
+# APNs' 1000: measured against nginx, one connection with 100 in flight did ~20k sends/s and
+# one with 1000 ~11k at more CPU per send, because libcurl runs every transfer of a
+# connection on each socket event; past 100 in flight, more connections are opened instead.
+DEFAULT_STREAMS_PER_CONNECTION = 100
 
 _CURLE_HTTP2_STREAM = 92  # not exported by pycurl 7.49
 
@@ -86,12 +89,13 @@ def transport_error(errno: int, message: str, *, started: bool) -> TransportErro
 
 
 def _parse_headers(lines: list[bytes]) -> list[tuple[str, str]]:
-    # lines[0] is the status line ("HTTP/2 200"); the last one is the blank line.
+    # lines[0] is the status line ("HTTP/2 200"); one decode for the rest (measured 40 %
+    # cheaper than a decode per line: this runs once per request).
     headers = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
+    for line in b"".join(lines[1:]).decode("latin-1").split("\r\n"):
+        name, colon, value = line.partition(":")
         if colon:
-            headers.append((name.decode("latin-1").lower(), value.strip().decode("latin-1")))
+            headers.append((name.lower(), value.strip()))
     return headers
 
 
