@@ -93,7 +93,9 @@ class FakeApns:
         self.goaways_sent = 0
         self.resets_sent = 0
         self.accepted_by_environment: Counter[str] = Counter()
-        self.certificate_names: list[str] = []  # client certificates seen, one per connection
+        self.certificate_names: list[str] = []
+        # Tokens answered 410 ExpiredToken (no prefix in fakes/behaviour.py names this case).
+        self.expired_tokens: set[str] = set()  # client certificates seen, one per connection
         for key in keys:
             self.verifier.add_key(key)
 
@@ -297,6 +299,8 @@ class FakeApns:
         if plan.fail_status is not None:
             reason = _STATUS_REASONS.get(plan.fail_status, "InternalServerError")
             return Refusal(plan.fail_status, reason, plan.fail_retry_after)
+        if token in self.expired_tokens:
+            return Refusal(410, "ExpiredToken", timestamp_ms=int(self._clock() * 1000))
         behaviour = self.behaviours.decide(token)
         if behaviour is TokenBehaviour.DEAD:
             return Refusal(410, "Unregistered", timestamp_ms=int(self._clock() * 1000))

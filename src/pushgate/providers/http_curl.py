@@ -127,7 +127,10 @@ class _Waiting:
         self.headers = headers
         self.body = body
         self.deadline = deadline
-        self.on_answer = on_answer
+        self.on_answer: OnAnswer | None = on_answer
+
+
+Ticket = _Exchange | _Waiting  # what submit() returns, for cancel()
 
 
 class CurlTransport:
@@ -185,36 +188,57 @@ class CurlTransport:
         if method != "POST":
             raise ConnectFailed(f"CurlTransport sends POST only, not {method}")
         future: asyncio.Future[Answer] = self._loop.create_future()
-        self.submit(url, [f"{k}: {v}" for k, v in headers], body, timeout_s, future.set_result)
-        answer = await future
+        lines = [f"{k}: {v}" for k, v in headers]
+        ticket = self.submit(url, lines, body, timeout_s, future.set_result)
+        try:
+            answer = await future
+        except asyncio.CancelledError:
+            # A future with a result: the handle already finished and may serve another.
+            if future.cancelled() or not future.done():
+                self.cancel(ticket)  # the caller gave up: abort the transfer, not leave it on
+            raise
         if isinstance(answer, TransportError):
             raise answer
         return answer
 
     def submit(
         self, url: str, headers: list[str], body: bytes, timeout_s: float, on_answer: OnAnswer
-    ) -> None:
+    ) -> Ticket | None:
         """Start a POST; `on_answer` is called once, from the loop, with the answer or error.
 
         The fast path for adapters: no coroutine or future per request. `headers` are
-        "name: value" lines. `timeout_s` bounds the whole exchange, waiting included.
+        "name: value" lines. `timeout_s` bounds the whole exchange, waiting included. The
+        ticket (None when answered at once) can be given to cancel().
         """
         if self._closed:
             on_answer(ConnectFailed("transport closed"))
-            return
+            return None
         deadline = self._loop.time() + timeout_s
         if len(self._active) >= self._max_in_flight:
-            self._waiting.append(_Waiting(url, headers, body, deadline, on_answer))
+            waiting = _Waiting(url, headers, body, deadline, on_answer)
+            self._waiting.append(waiting)
+            return waiting
+        return self._start(url, headers, body, deadline, on_answer)
+
+    def cancel(self, ticket: Ticket | None) -> None:
+        """Drop a request not answered yet: its on_answer is never called; a transfer under
+        way is aborted. Only for a request known to be open: finished handles are reused."""
+        if ticket is None or ticket.on_answer is None:
             return
-        self._start(url, headers, body, deadline, on_answer)
+        ticket.on_answer = None  # a queued one is skipped when its turn comes
+        if isinstance(ticket, _Exchange) and self._active.pop(ticket.easy, None) is not None:
+            self._multi.remove_handle(ticket.easy)
+            ticket.lines.clear()
+            ticket.chunks.clear()
+            self._idle.append(ticket)
 
     def _start(
         self, url: str, headers: list[str], body: bytes, deadline: float, on_answer: OnAnswer
-    ) -> None:
+    ) -> _Exchange | None:
         remaining_ms = int((deadline - self._loop.time()) * 1000)
         if remaining_ms <= 0:
             on_answer(Unprocessed("deadline passed before the request could start"))
-            return
+            return None
         exchange = self._idle.pop() if self._idle else self._new_exchange()
         easy = exchange.easy
         # Options are sticky in libcurl: only what differs per request is set again.
@@ -225,6 +249,7 @@ class CurlTransport:
         exchange.on_answer = on_answer
         self._active[easy] = exchange
         self._multi.add_handle(easy)
+        return exchange
 
     def _new_exchange(self) -> _Exchange:
         exchange = _Exchange(pycurl.Curl())
@@ -319,7 +344,8 @@ class CurlTransport:
                 break
         while self._waiting and len(self._active) < self._max_in_flight:
             item = self._waiting.popleft()
-            self._start(item.url, item.headers, item.body, item.deadline, item.on_answer)
+            if item.on_answer is not None:  # None: cancelled while queued
+                self._start(item.url, item.headers, item.body, item.deadline, item.on_answer)
 
     def _finish(self, easy: pycurl.Curl, errno: int, message: str) -> None:
         self._multi.remove_handle(easy)
@@ -369,7 +395,8 @@ class CurlTransport:
             easy.close()
         self._active.clear()
         for item in self._waiting:
-            pending.append((item.on_answer, Unprocessed("transport closed before sending")))
+            if item.on_answer is not None:
+                pending.append((item.on_answer, Unprocessed("transport closed before sending")))
         self._waiting.clear()
         for idle in self._idle:
             idle.easy.close()

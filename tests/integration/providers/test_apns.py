@@ -154,6 +154,19 @@ async def test_410_is_a_dead_token_with_the_timestamp(provider: ApnsProvider, cl
     assert result.provider_timestamp == datetime.fromtimestamp(clock.now, UTC)
 
 
+async def test_410_expired_token_is_registration_expired(
+    provider: ApnsProvider, fake_apns: FakeApns, clock: Clock
+) -> None:
+    fake_apns.expired_tokens.add(hex_tokens(1)[0])
+    [result] = await provider.send(batch(hex_tokens(1), alert_push(clock)))
+    assert (result.outcome, result.code, result.reason) == (
+        Outcome.DEAD_TOKEN,
+        ResultCode.REGISTRATION_EXPIRED,
+        "ExpiredToken",
+    )
+    assert result.provider_timestamp == datetime.fromtimestamp(clock.now, UTC)
+
+
 async def test_bad_and_malformed_tokens_are_rejected_tokens(
     provider: ApnsProvider, clock: Clock
 ) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushgate.domain.statuses import Outcome, ResultCode
@@ -158,6 +160,30 @@ async def test_certificate_auth_needs_no_token(
         await provider.aclose()
     [received] = inbox.received
     assert "authorization" not in received.headers
+    assert fake_apns.certificate_names == [TOPIC]
+
+
+async def test_certificate_with_an_encrypted_key(
+    fake_apns: FakeApns,
+    certs: FakeCertificates,
+    clock: Clock,
+    provider_options: ProviderOptions,
+    inbox: Inbox,
+) -> None:
+    certificate, private_key = certs.issue_client_certificate(TOPIC)
+    key = serialization.load_pem_private_key(private_key, None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"s3cret-pass"),
+    )
+    credential = certificate_credential(certificate, encrypted, fake_apns.url)
+    secret = {**credential.secret, "private_key_password": "s3cret-pass"}
+    provider = ApnsProvider(replace(credential, secret=secret), provider_options, clock=clock)
+    try:
+        assert await send_one(provider, clock) is Outcome.SENT
+    finally:
+        await provider.aclose()
     assert fake_apns.certificate_names == [TOPIC]
 
 

@@ -140,3 +140,17 @@ async def test_closing_ends_open_and_queued_requests(
     late: list[Answer] = []
     curl.submit(f"{fake_apns.url}/3/device/00", headers, BODY, 5, late.append)
     assert [type(a) for a in late] == [ConnectFailed]
+
+
+async def test_a_cancelled_request_is_aborted_and_the_transport_goes_on(
+    transport: CurlTransport, fake_apns: FakeApns, auth: tuple[str, str]
+) -> None:
+    headers = [("apns-topic", TOPIC), auth]
+    slow = f"{fake_apns.url}/3/device/{hex_tokens(1, '5105')[0]}"
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await transport.request("POST", slow, headers, BODY, timeout_s=10)
+    assert transport.in_flight == 0
+    fast = f"{fake_apns.url}/3/device/{hex_tokens(1)[0]}"
+    response = await transport.request("POST", fast, headers, BODY, timeout_s=5)
+    assert response.status == 200
