@@ -1,4 +1,4 @@
-"""libcurl error codes -> TransportError classes (http_curl.transport_error)."""
+"""libcurl error codes -> TransportError classes (http_curl_errors.transport_error)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pushgate.providers.http import (
     TransportError,
     Unprocessed,
 )
-from pushgate.providers.http_curl import transport_error
+from pushgate.providers.http_curl_errors import transport_error
 
 
 @pytest.mark.parametrize(
