@@ -165,6 +165,8 @@ class ApnsProvider:
         # ExpiredProviderToken: a new token (unless the last is < 20 min old) and one resend
         # inside the adapter (providers.md 1.3); a second refusal stays AUTH.
         if expired and self._token is not None and auth and self._token.renew_expired(auth):
+            for index in expired:
+                results[index] = None  # open again: a resend still out at the deadline times out
             await self._round(batch, expired, self._token.header(), results, renders)
         return [TIMEOUT if result is None else result for result in results]
 
