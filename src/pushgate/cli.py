@@ -12,10 +12,10 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from pushgate.app import run_worker, utc_now
 from pushgate.config import Settings
 from pushgate.services.auth import ensure_admin_key
 from pushgate.store.engine import Database
-from pushgate.app import run_worker, utc_now
 from pushgate.store.migrations import current_revision, head_revision, upgrade
 from pushgate.telemetry import configure_logging
 
