@@ -50,7 +50,7 @@ from pushgate.providers.base import (
 )
 from pushgate.providers.http import HttpResponse
 from pushgate.providers.http_curl import DEFAULT_STREAMS_PER_CONNECTION, Answer, CurlTransport
-from pushgate.providers.registry import ProviderKind
+from pushgate.providers.kinds import ProviderKind
 
 PRODUCTION_URL = "https://api.push.apple.com"
 SANDBOX_URL = "https://api.sandbox.push.apple.com"

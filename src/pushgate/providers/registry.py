@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pushgate.providers.apns import apns_kind
 from pushgate.providers.fcm import fcm_kind
 from pushgate.providers.kinds import ProviderKind, ProviderRegistry
 from pushgate.providers.sms import sms_kind
@@ -13,5 +14,5 @@ __all__ = ["ProviderKind", "ProviderRegistry", "default_kinds"]
 
 def default_kinds() -> dict[str, ProviderKind]:
     """The adapters this build ships, by provider (credential) name."""
-    kinds = (fcm_kind(), webpush_kind(), wns_kind(), sms_kind())
+    kinds = (apns_kind(), fcm_kind(), webpush_kind(), wns_kind(), sms_kind())
     return {kind.name: kind for kind in kinds}
