@@ -19,6 +19,8 @@ class App:
     description: str
     created_at: datetime
     updated_at: datetime
+    # {provider: sends per second} this app may send at; empty: no limit of ours.
+    rate_limits: dict[str, float] = field(default_factory=dict)
 
     @property
     def company_id(self) -> int:

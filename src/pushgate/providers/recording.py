@@ -9,6 +9,7 @@ unavailable, `big` payload too large.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class Recorder:
     # False: count only (benchmarks of a million deliveries keep no list of them).
     keep: bool = True
     count: int = 0
+    delay_s: float = 0.0  # a provider's answer time, per batch
 
     def tokens(self) -> list[str]:
         return [token for _, token, _ in self.accepted]
@@ -76,6 +78,8 @@ class RecordingProvider:
 
     async def send(self, batch: Batch) -> list[SendResult]:
         recorder = self._recorder
+        if recorder.delay_s:
+            await asyncio.sleep(recorder.delay_s)
         if not recorder.keep:
             recorder.count += len(batch.deliveries)
             return [SENT] * len(batch.deliveries)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from pushgate.domain.names import check_name
 from pushgate.domain.records import ApiKey, App
 from pushgate.domain.roles import Role, parse_roles
-from pushgate.errors import NotFound
+from pushgate.errors import InvalidInput, NotFound
 from pushgate.services.auth import Principal, hash_secret, new_secret
+from pushgate.services.credential_checks import PROVIDERS
 from pushgate.store.uow import UnitOfWork
 
 
@@ -25,18 +27,45 @@ async def list_apps(
 
 
 async def update_app(
-    uow: UnitOfWork, app: App, *, name: str | None, description: str | None, now: datetime
+    uow: UnitOfWork,
+    app: App,
+    *,
+    name: str | None,
+    description: str | None,
+    now: datetime,
+    rate_limits: dict[str, float] | None = None,
 ) -> App:
-    values: dict[str, str] = {}
+    values: dict[str, str | None] = {}
     if name is not None:
         values["name"] = check_name(name, field="name")
     if description is not None:
         values["description"] = description
+    if rate_limits is not None:
+        values["rate_limits"] = json.dumps(check_rate_limits(rate_limits)) if rate_limits else None
     return await uow.apps.update(app.id, values, now)
+
+
+MAX_RATE_PER_S = 1_000_000.0
+
+
+def check_rate_limits(limits: dict[str, float]) -> dict[str, float]:
+    """{provider: sends per second}, each provider known and each rate positive."""
+    for provider, rate in limits.items():
+        if provider not in PROVIDERS:
+            raise InvalidInput(
+                f"unknown provider; use {', '.join(PROVIDERS)}", field=f"rate_limits.{provider}"
+            )
+        if not 0 < rate <= MAX_RATE_PER_S:
+            raise InvalidInput(
+                f"must be more than 0 and at most {MAX_RATE_PER_S:.0f} sends per second",
+                field=f"rate_limits.{provider}",
+            )
+    return dict(limits)
 
 
 async def delete_app(uow: UnitOfWork, app: App) -> None:
     """Delete the app with everything it owns (keys, credentials, registrations, topics)."""
+    await uow.notifications.delete_for_app(app.id)
     await uow.apps.delete(app.id)
 
 

@@ -168,3 +168,46 @@ async def test_a_few_invalid_tokens_among_many_are_deactivated(
     assert response.status_code == 200
     found = await client.get(f"/v1/apps/news/registrations/{bad}", headers=app_key)
     assert found.json()["active"] is False
+
+
+async def test_app_rate_limit_spreads_sends_without_counting_attempts(
+    client: httpx.AsyncClient,
+    app_key: dict[str, str],
+    recorder: Recorder,
+    clock: FixedClock,
+    worker: Worker,
+) -> None:
+    import time
+
+    patch = await client.patch("/v1/apps/news", json={"rate_limits": {"apns": 50}}, headers=ADMIN)
+    assert patch.status_code == 200, patch.text
+    assert patch.json()["rate_limits"] == {"apns": 50}
+    for i in range(120):
+        await register(client, app_key, f"tok-{i}", topics=["t"])
+    started = time.perf_counter()
+    response = await send(client, app_key, {"topics": ["t"]})
+    nid = response.json()["id"]
+
+    async def all_sent() -> bool:
+        clock.advance(0.5)  # retries of held sends come due on the runtime's clock
+        return len(recorder.tokens()) == 120
+
+    await wait_for(all_sent, what="every send to pass the rate limit")
+    elapsed = time.perf_counter() - started
+    # 50 at once (a second of burst), then 50 a second: 120 need more than 1.4 s.
+    assert elapsed >= 1.4
+    status = await wait_done(client, app_key, nid)
+    assert status["counts"]["SENT"] == 120
+    items = await deliveries(client, app_key, nid)
+    assert {d["attempts"] for d in items} == {1}  # waiting for the limit is no attempt
+
+
+async def test_rate_limits_name_known_providers_and_positive_rates(
+    client: httpx.AsyncClient, app_key: dict[str, str]
+) -> None:
+    unknown = await client.patch("/v1/apps/news", json={"rate_limits": {"pager": 5}}, headers=ADMIN)
+    assert (unknown.status_code, unknown.json()["error"]["field"]) == (400, "rate_limits.pager")
+    zero = await client.patch("/v1/apps/news", json={"rate_limits": {"fcm": 0}}, headers=ADMIN)
+    assert (zero.status_code, zero.json()["error"]["field"]) == (400, "rate_limits.fcm")
+    cleared = await client.patch("/v1/apps/news", json={"rate_limits": {}}, headers=ADMIN)
+    assert cleared.json()["rate_limits"] == {}

@@ -35,12 +35,18 @@ class AppCreate(StrictModel):
 class AppPatch(StrictModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=2000)
+    rate_limits: dict[str, float] | None = Field(
+        default=None,
+        max_length=10,
+        description='Sends per second per provider, e.g. {"apns": 500}; {} removes all',
+    )
 
 
 class AppOut(BaseModel):
     name: str
     company_id: int
     description: str
+    rate_limits: dict[str, float]
     created_at: datetime
     updated_at: datetime
 
@@ -50,6 +56,7 @@ class AppOut(BaseModel):
             name=app.name,
             company_id=app.company_id,
             description=app.description,
+            rate_limits=app.rate_limits,
             created_at=app.created_at,
             updated_at=app.updated_at,
         )
@@ -135,7 +142,12 @@ async def patch_app(
         if body.name is not None and body.name != found.name:
             _admin_only(principal)  # a rename would orphan the keys' idea of their app name
         updated = await app_service.update_app(
-            uow, found, name=body.name, description=body.description, now=runtime.clock()
+            uow,
+            found,
+            name=body.name,
+            description=body.description,
+            rate_limits=body.rate_limits,
+            now=runtime.clock(),
         )
     return AppOut.of(updated)
 

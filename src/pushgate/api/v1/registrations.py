@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import zoneinfo
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,6 +12,7 @@ from pushgate.api.v1.common import ROUTER_DEFAULTS, StrictModel
 from pushgate.domain.platforms import Platform, resolve_platform
 from pushgate.domain.records import Registration, RegistrationFilter, RegistrationWrite
 from pushgate.domain.roles import Role
+from pushgate.domain.timezones import resolve_time_zone
 from pushgate.http.deps import (
     AppScope,
     PageDep,
@@ -30,11 +29,6 @@ router = APIRouter(tags=["registrations"], **ROUTER_DEFAULTS)
 _Text = Annotated[str | None, Field(default=None, max_length=255)]
 _Name = Annotated[str, Field(min_length=1, max_length=255)]
 _LOCALE = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{1,8})*$"
-
-
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 class WebPushKeys(StrictModel):
@@ -64,8 +58,12 @@ class RegistrationFields(StrictModel):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None and value not in _time_zones():
-            raise ValueError("must be an IANA time zone such as Europe/Berlin")
+        # IANA names, and the abbreviations and offsets devices send (SAP's "MESZ").
+        if value is not None and resolve_time_zone(value) is None:
+            raise ValueError(
+                "must be an IANA time zone (Europe/Berlin), a common abbreviation (MESZ, PST) "
+                "or an offset (UTC+2)"
+            )
         return value
 
     def to_write(self) -> RegistrationWrite:

@@ -17,7 +17,10 @@ from pushgate.store.tables import api_keys, apps, system_secrets
 
 
 def _app(row: Any) -> App:
-    return App(row.id, row.name, row.description, row.created_at, row.updated_at)
+    limits = (
+        {k: float(v) for k, v in json.loads(row.rate_limits).items()} if row.rate_limits else {}
+    )
+    return App(row.id, row.name, row.description, row.created_at, row.updated_at, limits)
 
 
 def _key(row: Any) -> ApiKey:
@@ -76,9 +79,8 @@ class AppRepo(Repo):
 
     async def rate_limits(self, app_id: int) -> dict[str, float]:
         """{provider: sends per second}; empty when the app sets none."""
-        stmt = select(apps.c.rate_limits).where(apps.c.id == app_id)
-        raw = (await self.conn.execute(stmt)).scalar_one_or_none()
-        return {k: float(v) for k, v in json.loads(raw).items()} if raw else {}
+        found = await self.get(app_id)
+        return found.rate_limits if found else {}
 
 
 class KeyRepo(Repo):
