@@ -11,6 +11,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -94,13 +95,17 @@ async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
         await schema.drop()
 
 
-def make_settings(tmp_path: Path, database_url: str | None = None) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        admin_key=SecretStr(ADMIN_KEY),
-        master_key=SecretStr(MASTER_KEY),
-        auth_cache_ttl_s=0,  # every request re-checks its key: revocation tests see it at once
+def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "admin_key": SecretStr(ADMIN_KEY),
+            "master_key": SecretStr(MASTER_KEY),
+            # every request re-checks its key: revocation tests see it at once
+            "auth_cache_ttl_s": 0,
+            **overrides,
+        }
     )
 
 
@@ -134,3 +139,28 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def admin() -> dict[str, str]:
     return {"X-API-Key": ADMIN_KEY}
+
+
+REDIS_URL = os.environ.get("PUSHGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own on the test Redis; its keys are deleted afterwards."""
+    import redis.asyncio as redis_async
+    from redis.exceptions import RedisError
+
+    client = redis_async.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        service_unavailable(f"Redis at {REDIS_URL}", str(exc) or type(exc).__name__)
+    prefix = "pgtest-" + secrets.token_hex(6)
+    try:
+        yield prefix
+    finally:
+        keys = [key async for key in client.scan_iter(match=prefix + ":*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -20,7 +20,9 @@ from pushgate.api import health
 from pushgate.api.v1 import PREFIX, ROUTERS
 from pushgate.config import Settings
 from pushgate.delivery.engine import DeliveryConfig, DeliveryEngine
+from pushgate.delivery.queue import Queue
 from pushgate.delivery.queue_db import DbQueue
+from pushgate.delivery.queue_redis import RedisQueue
 from pushgate.delivery.worker import Worker
 from pushgate.http.deps import Runtime
 from pushgate.http.errors import install_error_handlers
@@ -63,8 +65,20 @@ def build_engine(
         lease_s=settings.lease_s,
         send_timeout_s=settings.send_timeout_s,
         inline_deadline_s=settings.inline_deadline_s,
+        stall_s=settings.stall_s,
     )
-    queue = DbQueue(db, owner=process_owner(), lease_s=config.lease_s, clock=clock)
+    queue: Queue
+    if settings.queue == "redis":
+        assert settings.redis_url is not None  # noqa: S101 - Settings refuses redis without it
+        queue = RedisQueue(
+            settings.redis_url,
+            owner=process_owner(),
+            lease_s=config.lease_s,
+            clock=clock,
+            prefix=settings.redis_prefix,
+        )
+    else:
+        queue = DbQueue(db, owner=process_owner(), lease_s=config.lease_s, clock=clock)
     return DeliveryEngine(db, queue, registry, vault.open, config=config, clock=clock)
 
 

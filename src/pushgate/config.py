@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for PUSHGATE_QUEUE=redis (run it with appendonly yes)"
     )
+    redis_prefix: str = Field(
+        default="pushgate", pattern=r"^[A-Za-z0-9:_-]{1,64}$", description="Redis key prefix"
+    )
+    stall_s: float = Field(
+        default=120.0,
+        ge=5,
+        le=86400,
+        description="With the Redis queue: a notification without progress for this long "
+        "is planned again (nothing recorded is sent twice)",
+    )
     lease_s: float = Field(
         default=30.0, ge=1, le=3600, description="Job lease; a dead worker's work resumes after it"
     )
@@ -67,6 +77,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Hosts admitted for tenant URLs despite the private-address guard (JSON list)",
     )
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> Settings:
+        if self.queue == "redis" and not self.redis_url:
+            raise ValueError("PUSHGATE_QUEUE=redis needs PUSHGATE_REDIS_URL")
+        return self
 
     @field_validator("admin_key", "master_key")
     @classmethod

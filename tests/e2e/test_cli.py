@@ -52,7 +52,7 @@ def test_migrate_reports_the_revision(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "revision 0002" in result.stdout
+    assert "revision 0003" in result.stdout
 
 
 def test_bad_configuration_names_the_variable_and_exits_2(tmp_path: Path) -> None:

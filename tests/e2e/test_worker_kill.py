@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ import pytest
 
 from pushgate.config import async_database_url
 from pushgate.delivery.engine import DeliveryConfig, DeliveryEngine
+from pushgate.delivery.queue import Queue
 from pushgate.delivery.queue_db import DbQueue
+from pushgate.delivery.queue_redis import RedisQueue
 from pushgate.domain.notifications import NotificationRequest
 from pushgate.domain.payload import Content, DeliveryOptions, Message
 from pushgate.domain.targets import Target, TargetKind
@@ -32,7 +35,7 @@ from pushgate.services import notifications as sending
 from pushgate.services.vault import Vault
 from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
-from tests.conftest import MASTER_KEY
+from tests.conftest import MASTER_KEY, REDIS_URL
 from tests.e2e.databases import fresh_postgres, seed_topic
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
@@ -46,9 +49,15 @@ HANG_AFTER = 3  # the victim's provider stops answering after this many batches
 
 @contextmanager
 def worker_process(
-    url: str, ledger: Path, log: Path, *, hang_after: int | None = None
+    url: str,
+    ledger: Path,
+    log: Path,
+    queue: dict[str, str],
+    *,
+    hang_after: int | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {
+        **queue,
         **{k: v for k, v in os.environ.items() if not k.startswith("PUSHGATE_")},
         "PUSHGATE_DATABASE_URL": url,
         "PUSHGATE_DATA_DIR": str(ledger.parent / "data"),
@@ -86,7 +95,36 @@ async def wait_until(condition: Callable[[], Awaitable[bool]], timeout_s: float,
         await asyncio.sleep(0.05)
 
 
-async def test_sigkill_of_one_worker_mid_fanout_loses_nothing(tmp_path: Path) -> None:
+@pytest.fixture(params=["database", "redis"])
+def queue_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The workers' queue: the database outbox, or Redis Streams (a prefix of their own)."""
+    if request.param == "database":
+        return {}
+    prefix = request.getfixturevalue("redis_prefix")
+    return {
+        "PUSHGATE_QUEUE": "redis",
+        "PUSHGATE_REDIS_URL": REDIS_URL,
+        "PUSHGATE_REDIS_PREFIX": prefix,
+    }
+
+
+def client_queue(db: Database, queue: dict[str, str]) -> Queue:
+    """The queue the test itself accepts the notification into (as the API would)."""
+    clock = partial(datetime.now, UTC)
+    if not queue:
+        return DbQueue(db, owner="test-client", lease_s=LEASE_S, clock=clock)
+    return RedisQueue(
+        REDIS_URL,
+        owner="test-client",
+        lease_s=LEASE_S,
+        clock=clock,
+        prefix=queue["PUSHGATE_REDIS_PREFIX"],
+    )
+
+
+async def test_sigkill_of_one_worker_mid_fanout_loses_nothing(
+    tmp_path: Path, queue_env: dict[str, str]
+) -> None:
     async with fresh_postgres() as url:
         db = Database(async_database_url(url), pool_size=4)
         now = datetime.now(UTC)
@@ -95,7 +133,7 @@ async def test_sigkill_of_one_worker_mid_fanout_loses_nothing(tmp_path: Path) ->
         await seed_topic(db, app.id, "all", AUDIENCE, now)
         engine = DeliveryEngine(
             db,
-            DbQueue(db, owner="test-client", lease_s=LEASE_S, clock=lambda: datetime.now(UTC)),
+            client_queue(db, queue_env),
             ProviderRegistry({}, ProviderOptions()),
             Vault(MASTER_KEY.encode()).open,
             config=DeliveryConfig(),
@@ -103,7 +141,7 @@ async def test_sigkill_of_one_worker_mid_fanout_loses_nothing(tmp_path: Path) ->
         )
         victim_ledger, survivor_ledger = tmp_path / "ledger-victim", tmp_path / "ledger-survivor"
         log = tmp_path / "workers.log"
-        with worker_process(url, victim_ledger, log, hang_after=HANG_AFTER) as victim:
+        with worker_process(url, victim_ledger, log, queue_env, hang_after=HANG_AFTER) as victim:
             request = NotificationRequest(
                 Target(TargetKind.TOPICS, topics=("all",)),
                 Message(Content(alert="hello")),
@@ -121,7 +159,7 @@ async def test_sigkill_of_one_worker_mid_fanout_loses_nothing(tmp_path: Path) ->
             # The victim delivers some batches, then holds IN_FLIGHT delivered but unrecorded
             # ones when the second worker joins the fan-out and the victim is killed.
             await wait_until(victim_holds_delivered_batches, 60, "the victim to deliver")
-            with worker_process(url, survivor_ledger, log):
+            with worker_process(url, survivor_ledger, log, queue_env):
 
                 async def survivor_working() -> bool:
                     return len(ledger_lines(survivor_ledger)) >= PAGE
@@ -158,7 +196,8 @@ async def test_sigkill_of_one_worker_mid_fanout_loses_nothing(tmp_path: Path) ->
     seen = Counter(lines)
     duplicates = len(lines) - len(seen)
     print(  # noqa: T201 - the fault test's figures (reliability.md)
-        f"\nF1 SIGKILL mid-fan-out (PostgreSQL, database queue): accepted {AUDIENCE}, "
+        f"\nF1 SIGKILL mid-fan-out (PostgreSQL, {queue_env.get('PUSHGATE_QUEUE', 'database')} "
+        f"queue): accepted {AUDIENCE}, "
         f"delivered {len(seen)}, lost {AUDIENCE - len(seen)}, duplicated {duplicates} "
         f"(bound {IN_FLIGHT * PAGE}), ledger at kill {killed_at}, deliveries of batches taken "
         f"over from the killed worker {taken_over}"

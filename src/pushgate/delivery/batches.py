@@ -86,15 +86,16 @@ class BatchRunner:
         """A claimed batch's notification and audience, read again (its planner is gone)."""
         async with unit_of_work(self._db) as uow:
             notification = await uow.notifications.get(job.notification_id)
-            if notification is None or notification.epoch != job.epoch:
-                await self._queue.complete(uow, job)
-                return None
-            if notification.state is NotificationState.CANCELLED:
+            if (
+                notification is None
+                or notification.epoch != job.epoch  # re-planned by a sweep
+                or notification.state in (NotificationState.CANCELLED, NotificationState.DONE)
+            ):
                 await self._queue.complete(uow, job)
                 return None
             prepared = await prepare(uow, self._cache, notification)
-            # Re-claimed work skips what an earlier claim already recorded.
-            skip = notification.id if job.attempts > 1 else None
+            # Re-claimed or re-planned work skips what was recorded before.
+            skip = notification.id if job.attempts > 1 or job.epoch > 0 else None
             target = prepared.request.target
             if job.ids is not None:
                 rows = await uow.audience.by_ids(
@@ -145,10 +146,11 @@ class BatchRunner:
             for row in rows
         ]
         async with unit_of_work(self._db) as uow:
+            if not await self._queue.complete(uow, job):
+                return  # another worker holds it now
             outcome = BatchOutcome(planned_done=job.expected, batches_done=1, targeted=len(rows))
-            await uow.notifications.apply(job.notification_id, outcome, now)
+            await uow.notifications.apply(job.notification_id, outcome, now, epoch=job.epoch)
             await uow.deliveries.write(queued, fresh=False)
-            await self._queue.complete(uow, job)
 
     async def _record(
         self,
@@ -162,12 +164,19 @@ class BatchRunner:
         n = prepared.notification
         now = self._clock()
         async with unit_of_work(self._db) as uow:
-            # The counters first: on PostgreSQL this opens the transaction the COPY joins.
-            await uow.notifications.apply(n.id, outcome, now)
+            # Completing first: it is what tells whether these results are still ours to
+            # record (and on PostgreSQL it opens the transaction the COPY then joins).
+            if job is not None and not await self._queue.complete(uow, job):
+                _log.warning(
+                    "batch taken over by another worker; its results stand",
+                    notification=n.id,
+                    job=job.id,
+                )
+                return
+            epoch = job.epoch if job is not None else None
+            await uow.notifications.apply(n.id, outcome, now, epoch=epoch)
             await uow.deliveries.write(report.rows, fresh=fresh)
             await self._side_effects(uow, prepared, report, now)
-            if job is not None:
-                await self._queue.complete(uow, job)
 
     @staticmethod
     async def _side_effects(

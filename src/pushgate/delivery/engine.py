@@ -40,6 +40,7 @@ class DeliveryConfig:
     bulk_concurrency: int = 2  # batches in flight per worker, bulk lane
     retry_group: int = 500  # due retries claimed at once
     explode_after: int = 3  # a batch claimed this often is retried delivery by delivery
+    stall_s: float = 120.0  # no progress for this long: re-planned (queues that need a sweep)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property

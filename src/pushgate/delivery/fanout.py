@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 from pushgate.delivery.prepared import Prepared, PreparedCache
 from pushgate.delivery.queue import Queue
 from pushgate.domain.jobs import Job, JobKind, NewJob
@@ -24,6 +26,11 @@ from pushgate.store.repos.audience import AudienceRow, PageQuery
 from pushgate.store.uow import UnitOfWork, unit_of_work
 
 _FINISHED = (NotificationState.CANCELLED, NotificationState.DONE)
+_log = structlog.get_logger("pushgate.delivery")
+
+
+class _TakenOver(Exception):
+    """This process's lease on a job ran out and another process holds it now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,13 @@ class Planner:
 
     async def plan(self, job: Job, *, page_size: int | None = None) -> PlannedPage | None:
         """Plan the next page of a fan-out job; None when there is nothing to send now."""
+        try:
+            return await self._plan(job, page_size)
+        except _TakenOver:
+            _log.warning("fan-out job taken over by another worker", job=job.id)
+            return None
+
+    async def _plan(self, job: Job, page_size: int | None) -> PlannedPage | None:
         now = self._clock()
         async with unit_of_work(self._db) as uow:
             notification = await uow.notifications.get(job.notification_id)
@@ -89,13 +103,19 @@ class Planner:
             sent_now: list[AudienceRow] = []
             for new, rows in groups:
                 if leased is None and new.available_at <= now:
-                    leased, sent_now = await self._queue.enqueue_leased(uow, new), rows
+                    leased = await self._queue.enqueue_leased(uow, new, local=job.local)
+                    sent_now = rows
                 else:
                     await self._queue.enqueue(uow, new)
             if page.exhausted:
-                await self._queue.complete(uow, job)
-            elif page.last_scanned is not None:
-                await self._queue.advance(uow, job, page.last_scanned)
+                held = await self._queue.complete(uow, job)
+            else:
+                assert page.last_scanned is not None  # noqa: S101 - a full page has a last id
+                held = await self._queue.advance(uow, job, page.last_scanned)
+            if not held:
+                # Our lease ran out and another worker took the job over: the page is
+                # theirs to plan; everything this transaction did is rolled back.
+                raise _TakenOver
             await uow.notifications.add_planned(
                 notification.id, len(page.rows), len(groups), fanout_done=page.exhausted, now=now
             )

@@ -20,16 +20,20 @@ from pushgate.store.uow import UnitOfWork
 class Queue(Protocol):
     name: str
     owner: str  # this process's lease owner id
+    # True when its writes follow the database commit (not part of it): the worker then
+    # runs the recovery sweep (sweep.py).
+    needs_sweep: bool
 
     async def enqueue(self, uow: UnitOfWork, job: NewJob) -> None:
         """Queue a job as part of the transaction (or right after it commits)."""
         ...
 
-    async def enqueue_leased(self, uow: UnitOfWork, job: NewJob) -> Job | None:
+    async def enqueue_leased(self, uow: UnitOfWork, job: NewJob, *, local: bool) -> Job | None:
         """Queue a job already leased to this process (it works on it at once).
 
         None when the back end cannot hand out a job before it is claimed; the job is
-        then simply queued and whoever claims it does the work.
+        then simply queued and whoever claims it does the work. `local` asks for a job this
+        process keeps to itself even so (inline delivery; see Job.local).
         """
         ...
 
@@ -41,12 +45,20 @@ class Queue(Protocol):
         """Renew the leases of jobs still being worked on."""
         ...
 
-    async def advance(self, uow: UnitOfWork, fanout: Job, after_id: str) -> None:
-        """A fan-out job planned a page: move its cursor past `after_id` and free it."""
+    async def advance(self, uow: UnitOfWork, fanout: Job, after_id: str) -> bool:
+        """A fan-out job planned a page: move its cursor past `after_id` and free it.
+
+        False when this process no longer holds the job (another took it over): the
+        caller must then roll its transaction back, its page is the other's to plan.
+        """
         ...
 
-    async def complete(self, uow: UnitOfWork, job: Job) -> None:
-        """The job's work is recorded (in `uow`): remove it."""
+    async def complete(self, uow: UnitOfWork, job: Job) -> bool:
+        """The job's work is being recorded in `uow`: remove the job.
+
+        False when the job was already completed or taken over by another process: the
+        caller must not record its results then (they would count twice).
+        """
         ...
 
     async def postpone(self, job: Job, available_at: datetime, *, count_attempt: bool) -> None:

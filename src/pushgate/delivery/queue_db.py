@@ -21,6 +21,7 @@ from pushgate.store.uow import UnitOfWork, unit_of_work
 
 class DbQueue:
     name = "database"
+    needs_sweep = False  # a job and its notification commit together
 
     def __init__(
         self,
@@ -49,7 +50,8 @@ class DbQueue:
         await uow.jobs.insert(job)
         self._wake_after_commit(uow, job.lane)
 
-    async def enqueue_leased(self, uow: UnitOfWork, job: NewJob) -> Job | None:
+    async def enqueue_leased(self, uow: UnitOfWork, job: NewJob, *, local: bool) -> Job | None:
+        # Always a row, local or not: committed with its notification, it is recoverable.
         return await uow.jobs.insert_leased(job, self.owner, self._lease_until())
 
     async def claim(self, lane: Lane, limit: int) -> list[Job]:
@@ -63,17 +65,19 @@ class DbQueue:
         async with unit_of_work(self._db) as uow:
             await uow.jobs.extend([j.id for j in jobs], self.owner, self._lease_until())
 
-    async def advance(self, uow: UnitOfWork, fanout: Job, after_id: str) -> None:
+    async def advance(self, uow: UnitOfWork, fanout: Job, after_id: str) -> bool:
         assert fanout.kind is JobKind.FANOUT  # noqa: S101 - callers pass their fan-out job
-        await uow.jobs.advance(fanout.id, after_id)
+        if not await uow.jobs.advance(fanout.id, self.owner, after_id):
+            return False
         self._wake_after_commit(uow, fanout.lane)
+        return True
 
-    async def complete(self, uow: UnitOfWork, job: Job) -> None:
-        await uow.jobs.delete(job.id)
+    async def complete(self, uow: UnitOfWork, job: Job) -> bool:
+        return await uow.jobs.delete(job.id, self.owner)
 
     async def postpone(self, job: Job, available_at: datetime, *, count_attempt: bool) -> None:
         async with unit_of_work(self._db) as uow:
-            await uow.jobs.release(job.id, available_at, count_attempt=count_attempt)
+            await uow.jobs.release(job.id, self.owner, available_at, count_attempt=count_attempt)
 
     async def wait(self, lane: Lane, timeout_s: float) -> None:
         event = self._wakeups[lane]

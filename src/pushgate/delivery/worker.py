@@ -14,6 +14,7 @@ from datetime import timedelta
 import structlog
 
 from pushgate.delivery.engine import DeliveryEngine
+from pushgate.delivery.sweep import sweep_stalled
 from pushgate.domain.jobs import Job
 from pushgate.domain.notifications import Lane
 from pushgate.errors import StorageUnavailable
@@ -47,6 +48,8 @@ class Worker:
         ]
         self._loops.append(asyncio.create_task(self._retries(), name="pushgate-retries"))
         self._loops.append(asyncio.create_task(self._renew_leases(), name="pushgate-leases"))
+        if self._engine.queue.needs_sweep:
+            self._loops.append(asyncio.create_task(self._sweep(), name="pushgate-sweep"))
         await self._stopping.wait()
 
     async def stop(self, grace_s: float = 10.0) -> None:
@@ -118,6 +121,19 @@ class Worker:
                 tried = 0
             if not tried:
                 await asyncio.sleep(self._config.poll_s)
+
+    async def _sweep(self) -> None:
+        engine = self._engine
+        while not self._stopping.is_set():
+            await asyncio.sleep(self._config.stall_s / 4)
+            try:
+                await sweep_stalled(
+                    engine.db, engine.queue, engine.clock, stall_s=self._config.stall_s
+                )
+            except StorageUnavailable:
+                pass
+            except Exception:
+                _log.exception("recovery sweep failed")
 
     async def _renew_leases(self) -> None:
         period = self._config.lease_s / 3

@@ -39,3 +39,6 @@ class Job:
     expected: int
     ids: tuple[str, ...] | None
     attempts: int  # claims so far, this one included
+    # Held by this process only, never written to the queue (inline delivery on a queue
+    # outside the database): if the process dies, the recovery sweep re-plans its work.
+    local: bool = False

@@ -125,7 +125,7 @@ async def accept(
                 if replay is not None:
                     return replay
             await uow.notifications.insert(new, now)
-            leased = await engine.queue.enqueue_leased(uow, job) if inline else None
+            leased = await engine.queue.enqueue_leased(uow, job, local=True) if inline else None
             if leased is None:
                 await engine.queue.enqueue(uow, job)
     except IntegrityError:

@@ -285,6 +285,20 @@ deliveries = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     sqlite_with_rowid=False,
 )
+# Batches whose results are recorded, for queues that may deliver a job twice (Redis
+# Streams): a batch redelivered after its results were committed is recognised here.
+batch_marks = Table(
+    "batch_marks",
+    metadata,
+    Column(
+        "notification_id",
+        ForeignKey("notifications.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("batch_key", String(100), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 # Retries come due from here (status 0 = QUEUED).
 Index(
     "ix_deliveries_due",

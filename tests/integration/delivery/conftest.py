@@ -52,17 +52,24 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
+def queue_settings() -> dict[str, Any]:
+    """PUSHGATE_* queue settings of the runtime: the database queue unless a module says so."""
+    return {}
+
+
+@pytest.fixture
 async def runtime(
     database: Database,
     tmp_path: Path,
     recorder: Recorder,
     delivery_config: DeliveryConfig,
     clock: FixedClock,
+    queue_settings: dict[str, Any],
 ) -> AsyncIterator[Runtime]:
     recorder.clock = clock
     registry = ProviderRegistry(recording_kinds(recorder), ProviderOptions())
     built, _ = await build_runtime(
-        make_settings(tmp_path),
+        make_settings(tmp_path, **queue_settings),
         db=database,
         registry=registry,
         delivery=delivery_config,

@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from pushgate.store.engine import Database
-from pushgate.store.migrations import current_revision, upgrade
+from pushgate.store.migrations import current_revision, head_revision, upgrade
 from pushgate.store.tables import metadata
 
 pytestmark = pytest.mark.anyio
@@ -26,4 +26,4 @@ async def test_migrated_schema_matches_the_tables(database: Database) -> None:
 
 async def test_upgrade_is_idempotent_and_reports_head(database: Database) -> None:
     await upgrade(database)  # already at head: a no-op, not an error
-    assert await current_revision(database) == "0002"
+    assert await current_revision(database) == head_revision() == "0003"

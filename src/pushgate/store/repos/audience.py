@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select, text, union_all
+from sqlalchemy import Select, and_, exists, or_, select, text, true, union_all
 
 from pushgate.domain.platforms import Platform
 from pushgate.domain.recipients import Recipient
@@ -59,7 +59,8 @@ class PageQuery:
     after: str | None = None
     upto: str | None = None  # inclusive upper bound (a batch's range)
     limit: int = 1000
-    # Re-claimed work: leave out registrations this notification already reached.
+    # Re-claimed or re-planned work: leave out registrations this notification already has
+    # a delivery row for.
     skip_done_for: str | None = None
 
 
@@ -173,10 +174,22 @@ class AudienceRepo(Repo):
         candidates = self._candidates(target, query, topic_ids)
         if candidates is None:
             return AudiencePage([], None, True)
-        joined = candidates.outerjoin(
-            _R, and_(_R.c.id == candidates.c.id, *self._conditions(app_id, target, query))
-        )
-        stmt = select(candidates.c.id, *_COLUMNS).select_from(joined).order_by(candidates.c.id)
+        conditions = self._conditions(app_id, target, query)
+        if self.is_sqlite:
+            joined = candidates.outerjoin(_R, and_(_R.c.id == candidates.c.id, *conditions))
+            stmt = select(candidates.c.id, *_COLUMNS).select_from(joined)
+        else:
+            # LATERAL: one primary-key probe per candidate whatever the planner estimates
+            # (it guessed one candidate for a bounded range and scanned the app per row).
+            probe = (
+                select(*_COLUMNS)
+                .where(_R.c.id == candidates.c.id, *conditions)
+                .limit(1)  # a fence: the planner may not flatten it into a plain join
+                .lateral()
+            )
+            joined = candidates.outerjoin(probe, true())
+            stmt = select(candidates.c.id, *probe.c).select_from(joined)
+        stmt = stmt.order_by(candidates.c.id)
         scanned = (await self.conn.execute(stmt)).all()
         if not scanned:
             return AudiencePage([], None, True)
@@ -233,11 +246,10 @@ class AudienceRepo(Repo):
         conditions.extend(_kind_conditions(target))
         if query.skip_done_for is not None:
             d = deliveries
+            # Any row: a final one is done, a QUEUED one belongs to the retry loop.
             conditions.append(
                 ~exists().where(
-                    d.c.notification_id == query.skip_done_for,
-                    d.c.registration_id == _R.c.id,
-                    d.c.status != 0,
+                    d.c.notification_id == query.skip_done_for, d.c.registration_id == _R.c.id
                 )
             )
         return conditions

@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from pushgate.domain.jobs import Job, JobKind, NewJob
 from pushgate.domain.notifications import Lane
 from pushgate.store.repos._base import Repo
-from pushgate.store.tables import jobs
+from pushgate.store.tables import batch_marks, jobs
 
 _J = jobs
 
@@ -92,15 +92,21 @@ class JobRepo(Repo):
             .values(lease_until=lease_until)
         )
 
-    async def advance(self, job_id: str, after_id: str) -> None:
-        """A fan-out job planned one more page: move its cursor and free it for any worker."""
-        await self.conn.execute(
+    async def advance(self, job_id: str, owner: str, after_id: str) -> bool:
+        """A fan-out job planned one more page: move its cursor and free it for any worker.
+
+        False when `owner` no longer holds it (its lease ran out and another worker took it).
+        """
+        result = await self.conn.execute(
             update(_J)
-            .where(_J.c.id == int(job_id))
+            .where(_J.c.id == int(job_id), _J.c.lease_owner == owner)
             .values(after_id=after_id, lease_owner=None, lease_until=None, attempts=0)
         )
+        return bool(result.rowcount)
 
-    async def release(self, job_id: str, available_at: datetime, *, count_attempt: bool) -> None:
+    async def release(
+        self, job_id: str, owner: str, available_at: datetime, *, count_attempt: bool
+    ) -> None:
         values: dict[str, Any] = {
             "lease_owner": None,
             "lease_until": None,
@@ -108,11 +114,22 @@ class JobRepo(Repo):
         }
         if not count_attempt:
             values["attempts"] = _J.c.attempts - 1
-        await self.conn.execute(update(_J).where(_J.c.id == int(job_id)).values(**values))
+        await self.conn.execute(
+            update(_J).where(_J.c.id == int(job_id), _J.c.lease_owner == owner).values(**values)
+        )
 
-    async def delete(self, job_id: str) -> None:
-        await self.conn.execute(delete(_J).where(_J.c.id == int(job_id)))
+    async def delete(self, job_id: str, owner: str) -> bool:
+        """Remove a finished job; False when `owner` no longer holds it (taken over)."""
+        result = await self.conn.execute(
+            delete(_J).where(_J.c.id == int(job_id), _J.c.lease_owner == owner)
+        )
+        return bool(result.rowcount)
 
-    async def open_for(self, notification_id: str) -> int:
-        stmt = select(_J.c.id).where(_J.c.notification_id == notification_id)
-        return len((await self.conn.execute(stmt)).all())
+    async def mark_batch(self, notification_id: str, batch_key: str, now: datetime) -> bool:
+        """Record that a batch's results are in; False when they already were."""
+        stmt = (
+            self.upsert_insert(batch_marks)
+            .values(notification_id=notification_id, batch_key=batch_key, created_at=now)
+            .on_conflict_do_nothing(index_elements=["notification_id", "batch_key"])
+        )
+        return bool((await self.conn.execute(stmt)).rowcount)

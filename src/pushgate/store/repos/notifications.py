@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import case, delete, func, select, true, update
 
 from pushgate.domain.notifications import Counts, Lane, Notification, NotificationState
 from pushgate.domain.statuses import DeliveryStatus
@@ -168,14 +168,26 @@ class NotificationRepo(Repo):
         if fanout_done:
             await self.complete_if_done(notification_id, now)
 
-    async def apply(self, notification_id: str, outcome: BatchOutcome, now: datetime) -> None:
-        """Add a batch's outcome to the counters; mark the notification done when it is."""
+    async def apply(
+        self,
+        notification_id: str,
+        outcome: BatchOutcome,
+        now: datetime,
+        *,
+        epoch: int | None = None,
+    ) -> None:
+        """Add a batch's outcome to the counters; mark the notification done when it is.
+
+        A batch of an older epoch (planned before a recovery sweep re-planned the
+        notification) still adds its deliveries, but not to the new plan's counters.
+        """
+        current = _N.c.epoch == epoch if epoch is not None else true()
         await self.conn.execute(
             update(_N)
             .where(_N.c.id == notification_id)
             .values(
-                planned=_N.c.planned - outcome.planned_done,
-                batches_open=_N.c.batches_open - outcome.batches_done,
+                planned=_N.c.planned - case((current, outcome.planned_done), else_=0),
+                batches_open=_N.c.batches_open - case((current, outcome.batches_done), else_=0),
                 targeted=_N.c.targeted + outcome.targeted,
                 sent=_N.c.sent + outcome.sent,
                 errors=_N.c.errors + outcome.errors,
@@ -232,18 +244,27 @@ class NotificationRepo(Repo):
         await self.conn.execute(delete(deliveries).where(deliveries.c.notification_id.in_(ids)))
 
     async def stalled(self, before: datetime, limit: int) -> list[Notification]:
-        """Notifications still sending with no progress since `before` (recovery sweep)."""
+        """Notifications due to be sending that made no progress since `before`."""
         stmt = (
             select(_N)
             .where(
-                _N.c.state.in_(("queued", "sending")),
+                _N.c.state.in_(("scheduled", "queued", "sending")),
                 _N.c.updated_at < before,
-                and_(_N.c.send_at.is_(None) | (_N.c.send_at < before)),
+                _N.c.send_at.is_(None) | (_N.c.send_at < before),
             )
             .order_by(_N.c.updated_at)
             .limit(limit)
         )
         return [_notification(r) for r in await self.conn.execute(stmt)]
+
+    async def replan(self, notification_id: str, epoch: int, now: datetime) -> int | None:
+        """Start a new epoch: its plan counts from nothing (recorded deliveries stay)."""
+        result = await self.conn.execute(
+            update(_N)
+            .where(_N.c.id == notification_id, _N.c.epoch == epoch)
+            .values(epoch=epoch + 1, planned=0, batches_open=0, fanout_done=False, updated_at=now)
+        )
+        return epoch + 1 if result.rowcount else None
 
     async def count_for_app(self, app_id: int) -> int:
         stmt = select(func.count()).select_from(_N).where(_N.c.app_id == app_id)
