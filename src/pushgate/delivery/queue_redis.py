@@ -199,6 +199,17 @@ class RedisQueue:
         return first
 
     async def claim(self, lane: Lane, limit: int) -> list[Job]:
+        try:
+            return await self._claim(lane, limit)
+        except QueueUnavailable as exc:
+            if "NOGROUP" not in str(exc.__cause__):
+                raise
+            # The stream vanished with its group (a Redis restart without persistence):
+            # make the group again; the sweep re-plans what was in it.
+            self._groups_ready.discard(self._stream(lane))
+            return await self._claim(lane, limit)
+
+    async def _claim(self, lane: Lane, limit: int) -> list[Job]:
         stream = self._stream(lane)
         await self._call(self._ensure_group(stream))
         await self._call(self._move_due(keys=[self._delayed],
@@ -260,7 +271,9 @@ class RedisQueue:
             await self._ensure_group(self._stream(lane))
             # One entry: more would sit in our buffer, idle, past their lease.
             found = await self._read(lane, 1, block_ms=max(1, int(timeout_s * 1000)))
-        except RedisError:
+        except RedisError as exc:
+            if "NOGROUP" in str(exc):  # the stream vanished: make the group again next time
+                self._groups_ready.discard(self._stream(lane))
             await asyncio.sleep(timeout_s)
             return
         self._buffer[lane].extend(found)
