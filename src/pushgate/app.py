@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import redis.asyncio as redis_async
 from fastapi import FastAPI
 
 from pushgate import __version__
@@ -20,6 +21,7 @@ from pushgate.api import health
 from pushgate.api.v1 import PREFIX, ROUTERS
 from pushgate.config import Settings
 from pushgate.delivery.engine import DeliveryConfig, DeliveryEngine
+from pushgate.delivery.limiter import RateLimiter, RedisLimiter
 from pushgate.delivery.queue import Queue
 from pushgate.delivery.queue_db import DbQueue
 from pushgate.delivery.queue_redis import RedisQueue
@@ -68,6 +70,12 @@ def build_engine(
         stall_s=settings.stall_s,
     )
     queue: Queue
+    limiter: RateLimiter | None = None
+    if settings.redis_url:
+        # Rate limits are shared by every worker whenever there is a Redis to share them in.
+        limiter = RedisLimiter(
+            redis_async.from_url(settings.redis_url), prefix=settings.redis_prefix
+        )
     if settings.queue == "redis":
         assert settings.redis_url is not None  # noqa: S101 - Settings refuses redis without it
         queue = RedisQueue(
@@ -79,7 +87,9 @@ def build_engine(
         )
     else:
         queue = DbQueue(db, owner=process_owner(), lease_s=config.lease_s, clock=clock)
-    return DeliveryEngine(db, queue, registry, vault.open, config=config, clock=clock)
+    return DeliveryEngine(
+        db, queue, registry, vault.open, config=config, clock=clock, limiter=limiter
+    )
 
 
 async def build_runtime(

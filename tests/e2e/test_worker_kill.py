@@ -35,8 +35,9 @@ from pushgate.services import notifications as sending
 from pushgate.services.vault import Vault
 from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
-from tests.conftest import MASTER_KEY, REDIS_URL
+from tests.conftest import MASTER_KEY
 from tests.e2e.databases import fresh_postgres, seed_topic
+from tests.e2e.private_servers import private_redis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -96,16 +97,18 @@ async def wait_until(condition: Callable[[], Awaitable[bool]], timeout_s: float,
 
 
 @pytest.fixture(params=["database", "redis"])
-def queue_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The workers' queue: the database outbox, or Redis Streams (a prefix of their own)."""
+def queue_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The workers' queue: the database outbox, or Redis Streams on a Redis of the test's own
+    running with append-only persistence, as docs/delivery.md says Redis must."""
     if request.param == "database":
-        return {}
-    prefix = request.getfixturevalue("redis_prefix")
-    return {
-        "PUSHGATE_QUEUE": "redis",
-        "PUSHGATE_REDIS_URL": REDIS_URL,
-        "PUSHGATE_REDIS_PREFIX": prefix,
-    }
+        yield {}
+        return
+    with private_redis(appendonly=True) as redis_server:
+        yield {
+            "PUSHGATE_QUEUE": "redis",
+            "PUSHGATE_REDIS_URL": redis_server.url,
+            "PUSHGATE_REDIS_PREFIX": "pushgate",
+        }
 
 
 def client_queue(db: Database, queue: dict[str, str]) -> Queue:
@@ -114,7 +117,7 @@ def client_queue(db: Database, queue: dict[str, str]) -> Queue:
     if not queue:
         return DbQueue(db, owner="test-client", lease_s=LEASE_S, clock=clock)
     return RedisQueue(
-        REDIS_URL,
+        queue["PUSHGATE_REDIS_URL"],
         owner="test-client",
         lease_s=LEASE_S,
         clock=clock,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pushgate.delivery.adapters import AdapterPool
 from pushgate.delivery.batches import BatchDone, BatchRunner
 from pushgate.delivery.fanout import Planner
+from pushgate.delivery.limiter import LocalLimiter, RateLimiter
 from pushgate.delivery.prepared import PreparedCache
 from pushgate.delivery.queue import Queue
 from pushgate.delivery.retry import RetryPolicy
@@ -60,6 +61,7 @@ class DeliveryEngine:
         config: DeliveryConfig,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -69,6 +71,7 @@ class DeliveryEngine:
         self._background: set[asyncio.Task[Any]] = set()
         cache = PreparedCache()
         self.adapters = AdapterPool(registry, db, open_secret)
+        self.limiter = limiter or LocalLimiter()
         sender = Sender(
             self.adapters,
             registry,
@@ -76,6 +79,7 @@ class DeliveryEngine:
             send_timeout_s=config.send_timeout_s,
             clock=clock,
             rng=rng,
+            limiter=self.limiter,
         )
         self.planner = Planner(db, queue, cache, page_size=config.page_size, clock=clock)
         self.batches = BatchRunner(
@@ -115,4 +119,5 @@ class DeliveryEngine:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self.adapters.aclose()
+        await self.limiter.aclose()
         await self.queue.aclose()

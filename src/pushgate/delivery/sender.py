@@ -15,7 +15,7 @@ from datetime import datetime
 import structlog
 
 from pushgate.delivery.adapters import AdapterPool, Unavailable
-from pushgate.delivery.limiter import TokenBuckets
+from pushgate.delivery.limiter import LocalLimiter, RateLimiter
 from pushgate.delivery.prepared import Prepared
 from pushgate.delivery.retry import RetryPolicy, decide_retry
 from pushgate.domain.platforms import Platform
@@ -73,6 +73,7 @@ class Sender:
         send_timeout_s: float,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._pool = pool
         self._registry = registry
@@ -80,7 +81,7 @@ class Sender:
         self._send_timeout_s = send_timeout_s
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._buckets = TokenBuckets()
+        self._limiter = limiter or LocalLimiter()
         self._oversized: dict[tuple[int, str], bool] = {}
 
     async def send(
@@ -127,7 +128,7 @@ class Sender:
                 results[i] = unavailable
             return
         sendable = self._drop_oversized(indexes, rows, pushes, results)
-        sendable = self._rate_limit(prepared, provider, sendable, results)
+        sendable = await self._rate_limit(prepared, provider, sendable, results)
         if not sendable:
             return
         nid = n.id
@@ -179,7 +180,7 @@ class Sender:
             found = self._oversized[key] = self._registry.oversized(push, platform)
         return found
 
-    def _rate_limit(
+    async def _rate_limit(
         self,
         prepared: Prepared,
         provider: str,
@@ -190,7 +191,7 @@ class Sender:
         if rate is None or not indexes:
             return indexes
         key = (prepared.notification.app_id, provider)
-        granted, wait_s = self._buckets.take(key, rate, len(indexes))
+        granted, wait_s = await self._limiter.take(key, rate, len(indexes))
         held = SendResult(
             Outcome.RETRY, ResultCode.QUEUED, "app rate limit", retry_after_s=wait_s, unsent=True
         )
