@@ -33,6 +33,7 @@ from pushgate.domain.statuses import DeliveryStatus, ResultCode, receipt_allowed
 from pushgate.domain.targets import TargetKind
 from pushgate.errors import Conflict, InvalidInput, NotFound
 from pushgate.services.auth import Principal
+from pushgate.store.repos.audience import PageQuery
 from pushgate.store.repos.deliveries import DeliveryRecord, DeliveryRow
 from pushgate.store.repos.notifications import NewNotification
 from pushgate.store.uow import UnitOfWork, unit_of_work
@@ -172,13 +173,42 @@ async def _deliver_inline(engine: DeliveryEngine, job: Job) -> list[TargetResult
     try:
         done = await asyncio.wait_for(asyncio.shield(task), engine.config.inline_deadline_s)
     except TimeoutError:
-        return None  # it goes on in the background; the answer says "queued"
+        # It goes on in the background; each target is reported queued (-1) for now.
+        return await _queued_results(engine, job.notification_id)
     except Exception:
         _log.exception(
             "inline delivery failed; left to the worker", notification=job.notification_id
         )
-        return None
+        return await _queued_results(engine, job.notification_id)
     return [_result(row) for batch in done for row in batch.rows]
+
+
+async def _queued_results(engine: DeliveryEngine, notification_id: str) -> list[TargetResult]:
+    """The small target's registrations, each as "queued" (-1), or as already recorded."""
+    async with unit_of_work(engine.db, readonly=True) as uow:
+        notification = await uow.notifications.get(notification_id)
+        assert notification is not None  # noqa: S101 - committed just before
+        query = PageQuery(limit=engine.config.inline_max)
+        page = await uow.audience.page(notification.app_id, notification.request().target, query)
+        recorded = {
+            d.registration_id: d
+            for d in await uow.deliveries.list_page(
+                notification_id, status=None, after=None, limit=engine.config.inline_max
+            )
+        }
+    results: list[TargetResult] = []
+    for row in page.rows:
+        found = recorded.get(row.registration_id)
+        status = found.status if found else DeliveryStatus.QUEUED
+        code = found.code if found and found.status.is_final else ResultCode.QUEUED
+        message = found.reason if found else "queued: the provider has not answered yet"
+        rid = row.registration_id
+        results.append(
+            TargetResult(
+                rid, delivery_id(notification_id, rid), row.platform.value, status, code, message
+            )
+        )
+    return results
 
 
 def _result(row: DeliveryRow) -> TargetResult:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -211,3 +213,17 @@ async def test_rate_limits_name_known_providers_and_positive_rates(
     assert (zero.status_code, zero.json()["error"]["field"]) == (400, "rate_limits.fcm")
     cleared = await client.patch("/v1/apps/news", json={"rate_limits": {}}, headers=ADMIN)
     assert cleared.json()["rate_limits"] == {}
+
+
+async def test_a_target_that_misses_the_inline_deadline_is_reported_queued(
+    client: httpx.AsyncClient, app_key: dict[str, str], recorder: Recorder, runtime: Runtime
+) -> None:
+    rid = await register(client, app_key, "tok-slow")
+    runtime.engine.config = replace(runtime.engine.config, inline_deadline_s=0.3)
+    recorder.delay_s = 1.0  # the provider answers after the request's inline deadline
+    response = await send(client, app_key, {"registrations": [rid]})
+    assert response.status_code == 202, response.text
+    (result,) = response.json()["results"]
+    assert (result["registration_id"], result["status"], result["code"]) == (rid, "QUEUED", -1)
+    status = await wait_done(client, app_key, response.json()["id"])  # it went on, inline
+    assert status["counts"]["SENT"] == 1
