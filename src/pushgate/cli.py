@@ -20,8 +20,8 @@ from pushgate.store.migrations import current_revision, head_revision, upgrade
 from pushgate.telemetry import configure_logging
 
 app = typer.Typer(help="pushgate: self-hosted push notifications.", no_args_is_help=True)
-_err = Console(stderr=True)
-_out = Console()
+_err = Console(stderr=True, soft_wrap=True)  # no hard wraps: logs and scripts read lines
+_out = Console(soft_wrap=True)
 
 
 def _settings(**overrides: object) -> Settings:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.e2e.server import live_server
@@ -74,3 +76,63 @@ def test_host_and_port_options_choose_the_address(tmp_path: Path) -> None:
     with live_server(tmp_path / "data", {}, "--host", "127.0.0.1") as server:
         assert server.base_url.startswith("http://127.0.0.1:")
         assert server.request("GET", "/healthz")[0] == 200
+
+
+def test_worker_refuses_a_database_behind_the_code(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pushgate.cli", "worker"],
+        env=_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "pushgate migrate" in result.stderr
+
+
+def test_worker_delivers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = _env(data_dir)
+    migrate = [sys.executable, "-m", "pushgate.cli", "migrate"]
+    subprocess.run(migrate, env=env, capture_output=True, timeout=60, check=True)  # noqa: S603
+    with live_server(data_dir, {"PUSHGATE_WORKER": "false"}) as server:
+        admin_key = KEY_PATTERN.findall(server.log.read_text())[0]
+        admin = {"X-API-Key": admin_key}
+        server.request("POST", "/v1/apps", {"name": "shop"}, admin)
+        server.request(
+            "POST",
+            "/v1/apps/shop/registrations",
+            {"platform": "ios", "token": "abcd", "topics": ["all"]},
+            admin,
+        )
+        status, sent = server.request(
+            "POST",
+            "/v1/apps/shop/notifications",
+            {"target": {"topics": ["all"]}, "notification": {"alert": "hi"}},
+            admin,
+        )
+        assert status == 202, sent
+        log = tmp_path / "worker.log"
+        with log.open("wb") as sink:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "pushgate.cli", "worker"],
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            state = "queued"
+            while state != "done" and time.monotonic() < deadline:
+                _, found = server.request("GET", f"/v1/apps/shop/notifications/{sent['id']}",
+                                          headers=admin)  # fmt: skip
+                state = found["state"]
+                time.sleep(0.1)  # another process's progress: polled with a deadline
+            assert state == "done", log.read_text()[-2000:]
+            # Delivered by the worker alone (the server runs none): no APNs credential yet.
+            assert found["counts"]["ERROR"] == 1
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            code = worker.wait(timeout=30)
+    assert code == 0, log.read_text()[-2000:]

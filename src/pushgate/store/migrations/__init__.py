@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -34,7 +35,14 @@ async def current_revision(db: Database) -> str | None:
     from alembic.migration import MigrationContext
 
     def _read(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
+        # Reading the revision is not news: keep alembic's "Context impl ..." line quiet.
+        quiet = logging.getLogger("alembic.runtime.migration")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
+        try:
+            return MigrationContext.configure(connection).get_current_revision()
+        finally:
+            quiet.setLevel(level)
 
     async with db.connect(readonly=True) as conn:
         return await conn.run_sync(_read)
