@@ -104,20 +104,8 @@ async def accept(
     """Store the notification and its job; deliver inline when the target is small."""
     starts_at = _check_schedule(request, now)
     inline = request.target.is_small and starts_at is None
-    notification_id = new_id()
-    new = NewNotification(
-        id=notification_id,
-        app_id=app_id,
-        kind=request.target.kind.value,
-        lane=lane_of(request),
-        state=NotificationState.SCHEDULED if starts_at else NotificationState.QUEUED,
-        request_json=request.to_json(),
-        send_at=request.send_at,
-        local_time=request.local_time,
-        expires_at=request.options.expires_at,
-        idempotency_key=idempotency_key,
-        request_hash=body_hash,
-    )
+    new = _new_notification(app_id, request, starts_at, idempotency_key, body_hash)
+    notification_id = new.id
     job = NewJob(notification_id, JobKind.FANOUT, new.lane, 0, starts_at or now)
     try:
         async with unit_of_work(engine.db) as uow:
@@ -143,6 +131,28 @@ async def accept(
         stored = await uow.notifications.get(notification_id)
     assert stored is not None  # noqa: S101 - just committed; only app deletion removes it
     return Accepted(stored, _with_missing(request, results, notification_id))
+
+
+def _new_notification(
+    app_id: int,
+    request: NotificationRequest,
+    starts_at: datetime | None,
+    idempotency_key: str | None,
+    body_hash: str | None,
+) -> NewNotification:
+    return NewNotification(
+        id=new_id(),
+        app_id=app_id,
+        kind=request.target.kind.value,
+        lane=lane_of(request),
+        state=NotificationState.SCHEDULED if starts_at else NotificationState.QUEUED,
+        request_json=request.to_json(),
+        send_at=request.send_at,
+        local_time=request.local_time,
+        expires_at=request.options.expires_at,
+        idempotency_key=idempotency_key,
+        request_hash=body_hash,
+    )
 
 
 async def _replay(
