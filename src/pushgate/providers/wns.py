@@ -11,6 +11,7 @@ holds settings {"client_id"} and secret {"client_secret"}
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
-from pushgate.providers.batching import remaining_s, send_all, transport_result
+from pushgate.providers.batching import Attempt, remaining_s, send_all, transport_result
 from pushgate.providers.client_credentials import (
     ClientCredentialsToken,
     TokenRefused,
@@ -38,7 +39,7 @@ from pushgate.providers.client_credentials import (
 from pushgate.providers.http import HttpResponse, HttpTransport, TimedOut, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.kinds import ProviderKind
-from pushgate.providers.retry_after import parse_retry_after
+from pushgate.providers.status_answers import Answer
 from pushgate.providers.wns_payload import (
     PAYLOAD_LIMIT,
     TILE,
@@ -55,13 +56,6 @@ SCOPE = "notify.windows.com"
 TOKEN_PATH = "/accesstoken.srf"  # noqa: S105 - a path, not a secret
 CONCURRENCY = 10  # requests in flight per credential: WNS is a low-volume path (httpx2)
 TOKEN_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    outcome: Outcome
-    code: ResultCode
-    reason: str
 
 
 # HTTP status -> answer. Microsoft, "Push notification service request and response headers",
@@ -119,10 +113,7 @@ def answer_for(response: HttpResponse, now: datetime) -> SendResult:
         answer = ANSWERS.get(response.status)
         if answer is None:
             answer = OTHER_CLIENT_ERROR if 400 <= response.status < 500 else OTHER_STATUS
-    retry_after = None
-    if answer.outcome is Outcome.RETRY:
-        retry_after = parse_retry_after(response.header("retry-after"), now)
-    return SendResult(answer.outcome, answer.code, answer.reason, retry_after_s=retry_after)
+    return answer.result(response, now)
 
 
 def channel_refusal(channel_uri: str) -> SendResult | None:
@@ -188,22 +179,18 @@ class WnsProvider:
     async def send(self, batch: Batch) -> list[SendResult]:
         """One result per delivery, in order, all in by batch.deadline."""
         prepared = self._prepare_all(batch.deliveries)
-        requests = [item for item in prepared if isinstance(item, _Request)]
-        if not requests:
+        if not any(isinstance(item, _Request) for item in prepared):
             return [item for item in prepared if isinstance(item, SendResult)]
         # One token request before fanning out: its failure is every request's answer.
         token = await self._token(batch.deadline, nothing_sent=True)
         if isinstance(token, SendResult):
-            sent = [token] * len(requests)
-        else:
-            sent = await send_all(
-                requests,
-                partial(self._send_one, deadline=batch.deadline),
-                deadline=batch.deadline,
-                concurrency=CONCURRENCY,
-            )
-        answers = iter(sent)
-        return [next(answers) if isinstance(item, _Request) else item for item in prepared]
+            return [token if isinstance(item, _Request) else item for item in prepared]
+        return await send_all(
+            prepared,
+            partial(self._send_one, deadline=batch.deadline),
+            deadline=batch.deadline,
+            gate=asyncio.Semaphore(CONCURRENCY),  # per batch
+        )
 
     def _prepare_all(self, deliveries: Sequence[Delivery]) -> list[_Request | SendResult]:
         rendered: dict[int, WnsNotification | SendResult] = {}  # per Push: shared by recipients
@@ -263,7 +250,10 @@ class WnsProvider:
             "POST", request.url, headers, request.body, timeout_s=timeout_s
         )
 
-    async def _send_one(self, request: _Request, *, deadline: float) -> SendResult:
+    async def _send_one(
+        self, request: _Request, attempt: Attempt, *, deadline: float
+    ) -> SendResult:
+        attempt.started = True  # from its slot on, the token fetch included
         token = await self._token(deadline, nothing_sent=True)
         if isinstance(token, SendResult):
             return token
