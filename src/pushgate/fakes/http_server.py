@@ -177,10 +177,9 @@ class FakeHttpServer:
     ) -> None:
         app = asgi_app(handler, max_request_bytes=max_request_bytes, too_large=too_large)
         self._app = wrap_app(cast(ASGIFramework, app), max_request_bytes, "asgi")
-        self._config = Config()
-        self._config.errorlog = _log
-        self._config.keep_alive_max_requests = keep_alive_max_requests
-        self._config.h2_max_concurrent_streams = h2_max_concurrent_streams
+        # Read by start(): a fake may set them from its plan until then.
+        self.keep_alive_max_requests = keep_alive_max_requests
+        self.h2_max_concurrent_streams = h2_max_concurrent_streams
         self._context = ssl_context
         self._host = host
         self._requested_port = port
@@ -216,7 +215,10 @@ class FakeHttpServer:
     async def start(self) -> None:
         sock = self._bind()
         self._port = sock.getsockname()[1]
-        config = self._config
+        config = Config()
+        config.errorlog = _log
+        config.keep_alive_max_requests = self.keep_alive_max_requests
+        config.h2_max_concurrent_streams = self.h2_max_concurrent_streams
         loop = asyncio.get_running_loop()
 
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
