@@ -23,13 +23,18 @@ TIMED_OUT = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout")
 NOT_STARTED = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout", unsent=True)
 
 
+def retry(reason: str, *, retry_after_s: float | None = None, unsent: bool = False) -> SendResult:
+    """A transient failure of ours or the network's: the engine sends it again later."""
+    return SendResult(
+        Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, retry_after_s=retry_after_s, unsent=unsent
+    )
+
+
 def transport_result(exc: TransportError) -> SendResult:
     """RETRY naming the failure's class only: messages can carry URLs with channel tokens."""
     if isinstance(exc, TimedOut):  # the same answer as a request cut off at the batch deadline
         return NOT_STARTED if exc.unsent else TIMED_OUT
-    return SendResult(
-        Outcome.RETRY, ResultCode.RECOVERABLE_IO, type(exc).__name__, unsent=exc.unsent
-    )
+    return retry(type(exc).__name__, unsent=exc.unsent)
 
 
 def remaining_s(deadline: float) -> float:
@@ -48,7 +53,7 @@ class Attempt:
 def _cut(reason: str, attempt: Attempt) -> SendResult:
     if reason == "timeout":
         return TIMED_OUT if attempt.started else NOT_STARTED
-    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, unsent=not attempt.started)
+    return retry(reason, unsent=not attempt.started)
 
 
 async def wait_until(tasks: Sequence[asyncio.Task[Any]], deadline: float) -> set[asyncio.Task[Any]]:

@@ -32,7 +32,7 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
-from pushgate.providers.batching import Attempt, send_all
+from pushgate.providers.batching import Attempt, retry, send_all
 from pushgate.providers.fcm_answers import answer_for, is_bare_unauthenticated
 from pushgate.providers.fcm_auth import AccessTokens, TokenUnavailable
 from pushgate.providers.fcm_message import (
@@ -56,7 +56,7 @@ MAX_IN_FLIGHT = 256
 _JSON = "application/json; charset=UTF-8"
 
 EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "expired before sending")
-_ADAPTER_ERROR = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")
+_ADAPTER_ERROR = retry("adapter error")
 _log = structlog.get_logger("pushgate.providers.fcm")
 _Job = tuple[str, RenderedMessage]  # the token and its Push's rendered message
 
@@ -158,8 +158,7 @@ class FcmProvider:
         except TokenUnavailable as exc:
             if exc.refused:
                 return SendResult(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, exc.reason)
-            unsent = not attempt.started
-            return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, exc.reason, unsent=unsent)
+            return retry(exc.reason, unsent=not attempt.started)
         except TransportError as exc:
             return _transport_failed(exc)
         return answer_for(response, self._wall_clock())
@@ -182,7 +181,7 @@ class FcmProvider:
 def _transport_failed(exc: TransportError) -> SendResult:
     # The exception's text names the failure (connection, TLS, timeout), never the headers.
     reason = "timeout" if isinstance(exc, TimedOut) else f"{type(exc).__name__}: {exc}"[:200]
-    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, unsent=exc.unsent)
+    return retry(reason, unsent=exc.unsent)
 
 
 def render_fcm(push: Push, _platform: Platform) -> bytes:

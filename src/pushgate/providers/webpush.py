@@ -55,6 +55,7 @@ from pushgate.providers.batching import (
     NOT_STARTED,
     Attempt,
     remaining_s,
+    retry,
     send_all,
     wait_until,
 )
@@ -85,10 +86,6 @@ DNS_FAILED = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "DnsFailed", u
 DNS_TIMEOUT = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "DnsTimeout", unsent=True)
 
 Clock = Callable[[], float]
-
-
-def _retry(reason: str, *, unsent: bool) -> SendResult:
-    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, unsent=unsent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +122,7 @@ class WebPushProvider:
     async def send(self, batch: Batch) -> list[SendResult]:
         """One result per delivery of the batch, in order, all by batch.deadline."""
         if self._closed:
-            return [_retry("closed", unsent=True)] * len(batch.deliveries)
+            return [retry("closed", unsent=True)] * len(batch.deliveries)
         refused = await self._guard(batch.deliveries, batch.deadline)
         rendered: dict[int, bytes] = {}
         prepared = [
@@ -240,7 +237,7 @@ class WebPushProvider:
             )
         except TransportError as exc:
             # The class names the failure; its text may quote the endpoint, a capability URL.
-            return _retry(type(exc).__name__, unsent=exc.unsent)
+            return retry(type(exc).__name__, unsent=exc.unsent)
         return result_for(response, self._clock())
 
 

@@ -30,7 +30,14 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
-from pushgate.providers.batching import Attempt, remaining_s, send_all, transport_result
+from pushgate.providers.batching import (
+    NOT_STARTED,
+    Attempt,
+    remaining_s,
+    retry,
+    send_all,
+    transport_result,
+)
 from pushgate.providers.client_credentials import (
     ClientCredentialsToken,
     TokenRefused,
@@ -91,12 +98,6 @@ STATUS_ANSWERS: dict[str, Answer | None] = {
 EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "expired")
 TOO_LARGE = SendResult(Outcome.REJECTED, ResultCode.TOO_LARGE, f"over {PAYLOAD_LIMIT} bytes")
 NOT_HTTPS = SendResult(Outcome.DEAD_TOKEN, ResultCode.TOKEN_REJECTED, "channel URI is not https")
-
-
-def _retry(reason: str, retry_after_s: float | None = None, *, unsent: bool = False) -> SendResult:
-    return SendResult(
-        Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, retry_after_s=retry_after_s, unsent=unsent
-    )
 
 
 def answer_for(response: HttpResponse, now: datetime) -> SendResult:
@@ -231,15 +232,15 @@ class WnsProvider:
     async def _token(self, deadline: float, *, nothing_sent: bool) -> str | SendResult:
         """The access token, or the result a delivery gets when there is none for now."""
         if remaining_s(deadline) <= 0:
-            return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout", unsent=True)
+            return NOT_STARTED
         try:
             return await self.tokens.get(timeout_s=self._timeout(deadline))
         except TransportError as exc:
-            return transport_result(exc) if nothing_sent else _retry(type(exc).__name__)
+            return transport_result(exc) if nothing_sent else retry(type(exc).__name__)
         except TokenRefused as exc:
             return SendResult(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, exc.reason)
         except TokenUnavailable as exc:
-            return _retry(exc.reason, exc.retry_after_s, unsent=nothing_sent)
+            return retry(exc.reason, retry_after_s=exc.retry_after_s, unsent=nothing_sent)
 
     async def _post(self, request: _Request, token: str, deadline: float) -> HttpResponse:
         headers = [("authorization", f"Bearer {token}"), *request.headers]
