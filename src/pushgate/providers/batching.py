@@ -92,21 +92,11 @@ async def send_all(
     edge, unless `on_error` turns it into that delivery's result (its batch-mates' stand).
     """
     loop = asyncio.get_running_loop()
-
-    async def guarded(item: T, attempt: Attempt) -> SendResult:
-        async with gate:
-            if remaining_s(deadline) <= 0:
-                return NOT_STARTED
-            try:
-                return await send_one(item, attempt)
-            except TransportError as exc:
-                return transport_result(exc)
-
     tasks: dict[int, tuple[asyncio.Task[SendResult], Attempt]] = {}
     for index, item in enumerate(items):
         if not isinstance(item, SendResult):
             attempt = Attempt()
-            task = loop.create_task(guarded(item, attempt))
+            task = loop.create_task(_guarded(send_one, item, attempt, gate, deadline))
             if active is not None:
                 active.add(task)
                 task.add_done_callback(active.discard)
@@ -118,6 +108,22 @@ async def send_all(
         else _result(*tasks[index], pending, cut_reason, on_error)
         for index, item in enumerate(items)
     ]
+
+
+async def _guarded(
+    send_one: Callable[[T, Attempt], Awaitable[SendResult]],
+    item: T,
+    attempt: Attempt,
+    gate: asyncio.Semaphore,
+    deadline: float,
+) -> SendResult:
+    async with gate:
+        if remaining_s(deadline) <= 0:
+            return NOT_STARTED
+        try:
+            return await send_one(item, attempt)
+        except TransportError as exc:
+            return transport_result(exc)
 
 
 def _result(
