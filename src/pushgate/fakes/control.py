@@ -21,12 +21,11 @@ import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import fields
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
 from pushgate.fakes.behaviour import ServerPlan
-from pushgate.fakes.http_server import FakeHttpServer, FakeRequest, FakeResponse
+from pushgate.fakes.http_server import FakeHttpServer, FakeRequest, FakeResponse, ServedFake
 from pushgate.fakes.inbox import Inbox
 
 DEFAULT_PORT = 8099
@@ -118,7 +117,7 @@ def _loopback(host: str) -> str:
     raise ValueError("the fakes' control API binds loopback addresses only")
 
 
-class ControlServer:
+class ControlServer(ServedFake):
     """`async with ControlServer(inbox, {"wns": plan, ...}, port=0) as control:`."""
 
     def __init__(
@@ -134,22 +133,6 @@ class ControlServer:
         self._server = FakeHttpServer(
             self._handle, ssl_context=None, host=_loopback(host), port=port
         )
-
-    async def __aenter__(self) -> ControlServer:
-        await self._server.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._server.aclose()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     async def _handle(self, request: FakeRequest) -> FakeResponse:
         if request.path == "/received":

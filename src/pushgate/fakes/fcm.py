@@ -12,29 +12,14 @@ ServerPlan fields that need frame or socket control (streams, GOAWAY, resets).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
 import secrets
-import socket
-import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
-
-from hypercorn.asyncio import serve
-from hypercorn.config import Config, Sockets
-from hypercorn.typing import (
-    ASGIReceiveCallable,
-    ASGISendCallable,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
-    Scope,
-)
 
 from pushgate.fakes.behaviour import SLOW_DELAY_S, Behaviours, ServerPlan, TokenBehaviour
 from pushgate.fakes.fcm_oauth import TokenIssuer
@@ -46,12 +31,12 @@ from pushgate.fakes.fcm_rules import (
     fcm_error,
     rpc_error,
 )
+from pushgate.fakes.http_server import FakeHttpServer, FakeRequest, FakeResponse, ServedFake
 from pushgate.fakes.inbox import Inbox, Received, utc_now
 from pushgate.fakes.tls import FakeCertificates
 
 Json = dict[str, Any]
 _SEND_PATH = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
-MAX_REQUEST_BYTES = 1024 * 1024  # [fake-policy] bigger requests get 413 unread
 _UNAUTHENTICATED = (
     "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
     "cookie or other valid authentication credential."
@@ -65,30 +50,7 @@ class _Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-class _TlsConfig(Config):
-    """hypercorn's config, serving a socket we bound (so the port is known) with our context."""
-
-    def __init__(self, context: ssl.SSLContext, sock: socket.socket) -> None:
-        self._context = context
-        self._socket = sock
-        self.graceful_timeout = 1.0  # tests end quickly; the slow answers are cut at shutdown
-        # hypercorn closes a connection after 1000 requests by default; FCM keeps it open.
-        self.keep_alive_max_requests = 2**62
-        self.h2_max_concurrent_streams = 100  # what Google's front end advertises [rep]
-        self.loglevel = "WARNING"
-
-    @property
-    def ssl_enabled(self) -> bool:
-        return True
-
-    def create_ssl_context(self) -> ssl.SSLContext:
-        return self._context
-
-    def create_sockets(self) -> Sockets:
-        return Sockets(secure_sockets=[self._socket], insecure_sockets=[], quic_sockets=[])
-
-
-class FakeFcm:
+class FakeFcm(ServedFake):
     """`async with FakeFcm(certs, inbox) as fake:` serves on `fake.url` until the block ends."""
 
     def __init__(
@@ -101,12 +63,10 @@ class FakeFcm:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._certs = certs
         self.inbox = inbox
         self.plan = plan or ServerPlan()
         self.behaviours = Behaviours(self.plan)
         self.tokens = TokenIssuer(lambda: f"{self.url}/token", clock)
-        self._host, self._port = host, port
         # Scripted per-token answers: token -> FcmError errorCode (e.g. THIRD_PARTY_AUTH_ERROR).
         self.token_errors: dict[str, str] = {}
         # Tokens registered to a project: sent through another project -> SENDER_ID_MISMATCH.
@@ -114,14 +74,16 @@ class FakeFcm:
         self.reject_access_tokens = False  # every bearer refused: a revoked service account
         self.send_requests = 0
         self.http_versions: Counter[str] = Counter()  # "2", "1.1": what clients negotiated
-        self._started = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._server: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
-
-    @property
-    def url(self) -> str:
-        return f"https://{self._host}:{self._port}"
+        self._server = FakeHttpServer(
+            self._handle,
+            ssl_context=certs.server_context(("h2", "http/1.1")),
+            host=host,
+            port=port,
+            too_large=None,  # answered as FCM does: see _route
+            # hypercorn closes a connection after 1000 requests by default; FCM keeps it open.
+            keep_alive_max_requests=2**62,
+            h2_max_concurrent_streams=100,  # what Google's front end advertises [rep]
+        )
 
     @property
     def token_requests(self) -> int:
@@ -136,72 +98,15 @@ class FakeFcm:
         """Every access token issued so far stops working (answers 401 without FcmError)."""
         self.tokens.expire_all()
 
-    async def __aenter__(self) -> FakeFcm:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
-        sock.listen(256)
-        sock.setblocking(False)
-        self._socket = sock
-        self._port = sock.getsockname()[1]
-        config = _TlsConfig(self._certs.server_context(("h2", "http/1.1")), sock)
-        self._server = asyncio.create_task(
-            serve(self._asgi, config, shutdown_trigger=self._closing.wait)
-        )
-        started = asyncio.create_task(self._started.wait())
-        await asyncio.wait({started, self._server}, return_when=asyncio.FIRST_COMPLETED)
-        if self._server.done():
-            started.cancel()
-            await self._server  # raises why the server did not start
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._closing.set()
-        if self._server is not None:
-            await self._server
-        if self._socket is not None:
-            self._socket.close()
-
-    async def _asgi(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                self._started.set()
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        if scope["type"] != "http":
-            return
-        self.http_versions[scope["http_version"]] += 1
-        body = await _read_body(receive)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        client = scope.get("client")
-        connection = client[1] if client else 0
-        answer = await self._route(scope["method"], scope["path"], headers, body, connection)
-        if self._closing.is_set():
-            return  # shutting down (a slow answer cut short): hypercorn sends nothing then
-        start: HTTPResponseStartEvent = {
-            "type": "http.response.start",
-            "status": answer.status,
-            "headers": [
-                (b"content-type", b"application/json; charset=UTF-8"),
-                *((k.encode(), v.encode()) for k, v in answer.headers),
-            ],
-            "trailers": False,
-        }
-        await send(start)
-        body_event: HTTPResponseBodyEvent = {
-            "type": "http.response.body",
-            "body": json.dumps(answer.body).encode(),
-            "more_body": False,
-        }
-        await send(body_event)
+    async def _handle(self, request: FakeRequest) -> FakeResponse | None:
+        self.http_versions[request.http_version] += 1
+        body = None if request.oversized else request.body
+        headers = dict(request.headers)
+        answer = await self._route(request.method, request.path, headers, body, request.connection)
+        if self._server.closing.is_set():
+            return None  # shutting down (a slow answer cut short): nothing is sent then
+        headers_out = [("content-type", "application/json; charset=UTF-8"), *answer.headers]
+        return FakeResponse(answer.status, headers_out, json.dumps(answer.body).encode())
 
     async def _route(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None, connection: int
@@ -236,7 +141,7 @@ class FakeFcm:
         if refused is not None:
             return refused
         if self.plan.delay_s:
-            await self._pause(self.plan.delay_s)
+            await self._server.pause(self.plan.delay_s)
         if self.plan.fail_status is not None:
             return self._scripted(self.plan.fail_status, self.plan.fail_retry_after)
         violation = check_request(request)
@@ -290,7 +195,7 @@ class FakeFcm:
         if behaviour is TokenBehaviour.SERVER_ERROR_ONCE:
             return _error("INTERNAL")
         if behaviour is TokenBehaviour.SLOW:
-            await self._pause(SLOW_DELAY_S)
+            await self._server.pause(SLOW_DELAY_S)
         return None
 
     def _accept(
@@ -304,28 +209,7 @@ class FakeFcm:
         )
         return _Answer(200, {"name": name})
 
-    async def _pause(self, seconds: float) -> None:
-        """Answer late, but at once when the fake shuts down (no test waits out a slow token)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-
 
 def _error(error_code: str, message: str | None = None, *violations: Violation) -> _Answer:
     status, body = fcm_error(error_code, message=message, violations=violations)
     return _Answer(status, body)
-
-
-async def _read_body(receive: ASGIReceiveCallable) -> bytes | None:
-    """The request body, or None past MAX_REQUEST_BYTES."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        event = await receive()
-        if event["type"] != "http.request":
-            return b"".join(chunks)
-        size += len(event["body"])
-        if size > MAX_REQUEST_BYTES:
-            return None
-        chunks.append(event["body"])
-        if not event.get("more_body", False):
-            return b"".join(chunks)

@@ -1,9 +1,9 @@
-"""A small HTTP/1.1 and HTTP/2 server for fakes that need no frame control (WNS, SMS, control).
+"""A small HTTP/1.1 and HTTP/2 server for the fakes that need no frame control.
 
-hypercorn's protocol layer (HTTP/1.1 via h11, HTTP/2 via h2 when ALPN picks it) serves a tiny
-ASGI app built from one handler coroutine. The socket is bound here, so port 0 works and the
-chosen port is known at once. hypercorn cannot script SETTINGS or GOAWAY (providers.md
-section 6): the APNs fake uses raw h2 instead.
+FCM, Web Push, WNS, SMS and the control API: hypercorn's protocol layer (HTTP/1.1 via h11,
+HTTP/2 via h2 when ALPN picks it) serves a tiny ASGI app built from one handler coroutine. The
+socket is bound here, so port 0 works and the chosen port is known at once. hypercorn cannot
+script SETTINGS or GOAWAY (providers.md section 6): the APNs fake uses raw h2 instead.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Self, cast
 
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext
@@ -26,6 +27,7 @@ from hypercorn.utils import wrap_app
 
 MAX_REQUEST_BYTES = 1024 * 1024  # every fake request is small; a bigger body is refused unread
 GRACEFUL_CLOSE_S = 1.0  # bound on a TLS close and on connections ending after an abort
+BACKLOG = 256  # connections waiting to be accepted: benchmarks open many at once
 
 _log = logging.getLogger("pushgate.fakes.http")
 
@@ -37,6 +39,10 @@ class FakeRequest:
     query: str
     headers: list[tuple[str, str]]  # names lower-cased, in the order received
     body: bytes
+    http_version: str = ""  # "1.1" or "2": what the client negotiated
+    connection: int = 0  # the client's port: tells its connections apart in an Inbox
+    # Longer than the server reads; `body` is empty then (only without a `too_large` answer).
+    oversized: bool = False
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -45,6 +51,11 @@ class FakeRequest:
     def header_count(self, name: str) -> int:
         wanted = name.lower()
         return sum(1 for key, _ in self.headers if key == wanted)
+
+    def authorization(self) -> tuple[str, str]:
+        """The Authorization header as (scheme lower-cased, credentials); empty when absent."""
+        scheme, _, credentials = (self.header("authorization") or "").partition(" ")
+        return scheme.lower(), credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +72,9 @@ class FakeResponse:
         return cls(status, [("content-type", "application/json"), *headers], body)
 
 
-Handler = Callable[[FakeRequest], Awaitable[FakeResponse]]
+# None: answer nothing (the server is closing and drops the connection).
+Handler = Callable[[FakeRequest], Awaitable[FakeResponse | None]]
+TOO_LARGE = FakeResponse(413, [("connection", "close")])
 _Scope = dict[str, Any]
 _Receive = Callable[[], Awaitable[dict[str, Any]]]
 _Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -77,8 +90,8 @@ async def _lifespan(receive: _Receive, send: _Send) -> None:
             return
 
 
-async def _read_body(receive: _Receive) -> bytes | None:
-    """The whole request body, or None when it exceeds MAX_REQUEST_BYTES."""
+async def _read_body(receive: _Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it exceeds `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -87,15 +100,38 @@ async def _read_body(receive: _Receive) -> bytes | None:
             return b"".join(chunks)
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
 
-def asgi_app(handler: Handler) -> Callable[[_Scope, _Receive, _Send], Awaitable[None]]:
-    """An ASGI app answering every HTTP request with `handler`."""
+def _request(scope: _Scope, body: bytes | None) -> FakeRequest:
+    client = scope.get("client")
+    return FakeRequest(
+        scope["method"],
+        scope["path"],
+        scope.get("query_string", b"").decode("latin-1"),
+        [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
+        b"" if body is None else body,
+        http_version=str(scope.get("http_version", "")),
+        connection=int(client[1]) if client else 0,
+        oversized=body is None,
+    )
+
+
+def asgi_app(
+    handler: Handler,
+    *,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    too_large: FakeResponse | None = TOO_LARGE,
+) -> Callable[[_Scope, _Receive, _Send], Awaitable[None]]:
+    """An ASGI app answering every HTTP request with `handler`.
+
+    A body over `max_request_bytes` is answered `too_large` without calling the handler, or,
+    when that is None, handed to the handler as an empty, `oversized` request.
+    """
 
     async def app(scope: _Scope, receive: _Receive, send: _Send) -> None:
         if scope["type"] == "lifespan":
@@ -103,18 +139,13 @@ def asgi_app(handler: Handler) -> Callable[[_Scope, _Receive, _Send], Awaitable[
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
-        if body is None:
-            response = FakeResponse(413, [("connection", "close")])
+        body = await _read_body(receive, max_request_bytes)
+        if body is None and too_large is not None:
+            response: FakeResponse | None = too_large
         else:
-            request = FakeRequest(
-                scope["method"],
-                scope["path"],
-                scope.get("query_string", b"").decode("latin-1"),
-                [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
-                body,
-            )
-            response = await handler(request)
+            response = await handler(_request(scope, body))
+        if response is None:
+            return
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         if not any(k.lower() == "content-length" for k, _ in response.headers):
             headers.append((b"content-length", str(len(response.body)).encode()))
@@ -139,8 +170,16 @@ class FakeHttpServer:
         ssl_context: ssl.SSLContext | None,
         host: str = "127.0.0.1",
         port: int = 0,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        too_large: FakeResponse | None = TOO_LARGE,
+        keep_alive_max_requests: int = 1000,  # then hypercorn ends the connection (GOAWAY)
+        h2_max_concurrent_streams: int = 100,  # advertised in SETTINGS, fixed once started
     ) -> None:
-        self._app = wrap_app(cast(ASGIFramework, asgi_app(handler)), MAX_REQUEST_BYTES, "asgi")
+        app = asgi_app(handler, max_request_bytes=max_request_bytes, too_large=too_large)
+        self._app = wrap_app(cast(ASGIFramework, app), max_request_bytes, "asgi")
+        # Read by start(): a fake may set them from its plan until then.
+        self.keep_alive_max_requests = keep_alive_max_requests
+        self.h2_max_concurrent_streams = h2_max_concurrent_streams
         self._context = ssl_context
         self._host = host
         self._requested_port = port
@@ -178,6 +217,8 @@ class FakeHttpServer:
         self._port = sock.getsockname()[1]
         config = Config()
         config.errorlog = _log
+        config.keep_alive_max_requests = self.keep_alive_max_requests
+        config.h2_max_concurrent_streams = self.h2_max_concurrent_streams
         loop = asyncio.get_running_loop()
 
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -191,8 +232,10 @@ class FakeHttpServer:
                     socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
                 )
             try:
-                # Closing a TLS connection whose peer is gone times out or fails: nothing to do.
-                with suppress(TimeoutError, OSError):
+                # Closing a TLS connection whose peer is gone times out or fails, and a client
+                # that vanishes mid-answer makes hypercorn's task group fail (TLS errors after
+                # close_notify) and cancel this task: the client's problem, not the fake's.
+                with suppress(Exception, asyncio.CancelledError):
                     await TCPServer(self._app, loop, config, self._worker, {}, reader, writer)
             finally:
                 self._connections.pop(task, None)
@@ -201,7 +244,7 @@ class FakeHttpServer:
         if self._context is not None:
             tls = {"ssl": self._context, "ssl_shutdown_timeout": GRACEFUL_CLOSE_S}
         try:
-            self._server = await asyncio.start_server(serve, sock=sock, **tls)
+            self._server = await asyncio.start_server(serve, sock=sock, backlog=BACKLOG, **tls)
         except BaseException:
             sock.close()
             raise
@@ -226,3 +269,25 @@ class FakeHttpServer:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class ServedFake:
+    """A fake served by one FakeHttpServer: `async with fake:` serves it on `fake.url`."""
+
+    _server: FakeHttpServer
+
+    async def __aenter__(self) -> Self:
+        await self._server.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._server.aclose()
+
+    @property
+    def url(self) -> str:
+        return self._server.url

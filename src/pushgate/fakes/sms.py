@@ -27,11 +27,10 @@ import binascii
 import json
 import re
 import secrets
-from types import TracebackType
 from urllib.parse import parse_qs
 
 from pushgate.fakes.behaviour import SLOW_DELAY_S, Behaviours, ServerPlan, TokenBehaviour
-from pushgate.fakes.http_server import FakeHttpServer, FakeRequest, FakeResponse
+from pushgate.fakes.http_server import FakeHttpServer, FakeRequest, FakeResponse, ServedFake
 from pushgate.fakes.inbox import Inbox, Received, utc_now
 from pushgate.fakes.tls import FakeCertificates
 
@@ -86,7 +85,7 @@ def _form(request: FakeRequest) -> dict[str, str] | None:
     return {name: values[-1] for name, values in raw.items()}
 
 
-class FakeSmsGateway:
+class FakeSmsGateway(ServedFake):
     """`async with FakeSmsGateway(certs, inbox) as fake:` then `fake.twilio_url(sid)`."""
 
     def __init__(
@@ -105,22 +104,6 @@ class FakeSmsGateway:
         self._bearers: set[str] = set()
         context = certs.server_context(alpn=("h2", "http/1.1"))
         self._server = FakeHttpServer(self._handle, ssl_context=context, host=host, port=port)
-
-    async def __aenter__(self) -> FakeSmsGateway:
-        await self._server.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._server.aclose()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     @property
     def generic_url(self) -> str:
@@ -151,14 +134,14 @@ class FakeSmsGateway:
         return await self._message(request, form.get("To"), form.get("From"), form.get("Body"))
 
     def _basic_ok(self, request: FakeRequest, account_sid: str) -> bool:
-        scheme, _, encoded = (request.header("authorization") or "").partition(" ")
+        scheme, encoded = request.authorization()
         try:
             user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
         known = self._accounts.get(account_sid)
         return (
-            scheme.lower() == "basic"
+            scheme == "basic"
             and user == account_sid
             and known is not None
             and secrets.compare_digest(known.encode(), password.encode())
@@ -168,8 +151,8 @@ class FakeSmsGateway:
         if request.method not in ("GET", "POST"):
             return twilio_error(405, 20004, "Method not allowed")
         if self._bearers:
-            scheme, _, token = (request.header("authorization") or "").partition(" ")
-            if scheme.lower() != "bearer" or token not in self._bearers:
+            scheme, token = request.authorization()
+            if scheme != "bearer" or token not in self._bearers:
                 return twilio_error(401, 20003, "Authenticate")
         form = _form(request)
         if form is None:

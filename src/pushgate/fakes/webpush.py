@@ -19,42 +19,29 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import secrets
-import socket
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Self
 
 import http_ece
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypercorn.asyncio.tcp_server import TCPServer
-from hypercorn.asyncio.worker_context import WorkerContext
-from hypercorn.config import Config
-from hypercorn.typing import ASGIFramework
-from hypercorn.utils import wrap_app
 
 from pushgate.fakes.behaviour import SLOW_DELAY_S, Behaviours, ServerPlan, TokenBehaviour
+from pushgate.fakes.http_server import FakeHttpServer, FakeRequest, FakeResponse, ServedFake
 from pushgate.fakes.inbox import Inbox, Received
 from pushgate.fakes.tls import FakeCertificates
 from pushgate.fakes.webpush_checks import MAX_BODY, Refusal, check_headers, check_vapid
 
 PROVIDER = "webpush"
 MAX_TTL_S = 28 * 24 * 3600  # the TTL the fake stores at most, echoed back (RFC 8030 5.2)
-SHUTDOWN_GRACE_S = 1.0
 _READ_LIMIT = 64 * 1024  # past this the rest of an oversized body is not read
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
 def _b64url(raw: bytes) -> str:
@@ -81,7 +68,7 @@ class _Browser:
     unsubscribed: bool = False
 
 
-class FakeWebPush:
+class FakeWebPush(ServedFake):
     """`async with FakeWebPush(certs, inbox) as fake:`, then `fake.subscribe()`."""
 
     def __init__(
@@ -93,18 +80,17 @@ class FakeWebPush:
         clock: Callable[[], float] = time.time,
         port: int = 0,
     ) -> None:
-        self._certs = certs
         self.inbox = inbox
         self.behaviours = Behaviours(plan or ServerPlan())
         self._clock = clock
-        self._requested_port = port
         self._browsers: dict[str, _Browser] = {}
-        self._closing = asyncio.Event()
-        self._context = WorkerContext(None)
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._connections: set[asyncio.Task[Any]] = set()
-        self._server: asyncio.Server | None = None
-        self.port = 0
+        self._server = FakeHttpServer(
+            self._handle,
+            ssl_context=certs.server_context(alpn=("h2", "http/1.1")),
+            port=port,
+            max_request_bytes=_READ_LIMIT,
+            too_large=None,  # checked in order, as a push service does: see _answer
+        )
         self._attempted = asyncio.Condition()  # notified on every request to a subscription
         self.in_flight = 0  # requests being answered now, and the most at once (bound tests)
         self.peak_in_flight = 0
@@ -114,65 +100,23 @@ class FakeWebPush:
     def plan(self) -> ServerPlan:
         return self.behaviours.plan
 
-    @property
-    def origin(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    async def __aenter__(self) -> FakeWebPush:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self._requested_port))
-        self.port = listener.getsockname()[1]
-        config = Config()
-        config.accesslog = None
-        config.loglevel = "WARNING"
+    async def __aenter__(self) -> Self:
         # ServerPlan as read at start: hypercorn sends GOAWAY after keep_alive_max_requests
         # streams (its default, 1000, would otherwise cut long benchmark connections), and
         # advertises h2_max_concurrent_streams (it cannot change it later: initial_max_streams
         # is not honoured here, only by the raw-h2 APNs fake).
         plan = self.behaviours.plan
-        config.keep_alive_max_requests = plan.goaway_after_streams or 1_000_000_000
-        config.h2_max_concurrent_streams = plan.max_streams
-        app = wrap_app(cast(ASGIFramework, self), config.wsgi_max_body_size, "asgi")
-        loop = asyncio.get_running_loop()
+        self._server.keep_alive_max_requests = plan.goaway_after_streams or 1_000_000_000
+        self._server.h2_max_concurrent_streams = plan.max_streams
+        return await super().__aenter__()
 
-        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self._writers.add(writer)
-            task = asyncio.current_task()
-            if task is not None:
-                self._connections.add(task)
-            try:
-                # A client that vanishes mid-answer makes hypercorn's task group fail (TLS
-                # errors after close_notify) and cancel this task: that is the client's
-                # problem, not the fake's, so it ends the connection quietly.
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await TCPServer(app, loop, config, self._context, {}, reader, writer)
-            finally:
-                self._writers.discard(writer)
-                self._connections.discard(task)
+    @property
+    def port(self) -> int:
+        return self._server.port
 
-        # hypercorn's protocol layer (HTTP/1.1 and h2) on our own listener, rather than its
-        # worker_serve: that one waits 30 s for each idle client's TLS close_notify at shutdown.
-        self._server = await asyncio.start_server(
-            connected,
-            sock=listener,
-            ssl=self._certs.server_context(alpn=("h2", "http/1.1")),
-            ssl_shutdown_timeout=SHUTDOWN_GRACE_S,
-        )
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        """Stop accepting, end slow answers, then drop the connections clients keep open."""
-        self._closing.set()
-        if self._server is None:
-            return
-        self._server.close()
-        await self._context.terminated.set()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        if self._connections:
-            await asyncio.wait(list(self._connections), timeout=SHUTDOWN_GRACE_S)
-        await self._server.wait_closed()
+    @property
+    def origin(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
 
     def subscribe(
         self,
@@ -214,35 +158,23 @@ class FakeWebPush:
         """Every plaintext this subscription's browser decrypted, oldest first."""
         return list(self._browsers[subscription.id].plaintexts)
 
-    # ASGI application ---------------------------------------------------------------------
+    # HTTP ---------------------------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        self.http_versions[str(scope.get("http_version", ""))] += 1
-        body = await _read_body(receive)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        client = scope.get("client") or ("", 0)
+    async def _handle(self, request: FakeRequest) -> FakeResponse:
+        self.http_versions[request.http_version] += 1
+        body = None if request.oversized else request.body
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            status, reply_headers, reply = await self._answer(
-                scope["method"], scope["path"], headers, body, int(client[1])
+            return await self._answer(
+                request.method, request.path, dict(request.headers), body, request.connection
             )
         finally:
             self.in_flight -= 1
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.encode(), v.encode()) for k, v in reply_headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": reply})
 
     async def _answer(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None, conn: int
-    ) -> Answer:
+    ) -> FakeResponse:
         browser = self._browsers.get(path.removeprefix("/wp/")) if path.startswith("/wp/") else None
         if browser is None:
             return _refuse(Refusal(404, "NotFound"))  # unknown subscription (RFC 8030 7.3)
@@ -254,7 +186,7 @@ class FakeWebPush:
             self._attempted.notify_all()
         plan = self.behaviours.plan
         if plan.delay_s:
-            await self._pause(plan.delay_s)
+            await self._server.pause(plan.delay_s)
         if plan.fail_status is not None:
             extra = [("retry-after", plan.fail_retry_after)] if plan.fail_retry_after else []
             return _refuse(Refusal(plan.fail_status, "Scripted"), extra)
@@ -276,7 +208,7 @@ class FakeWebPush:
             return scripted
         return self._accept(browser, headers, body, conn)
 
-    async def _behave(self, sub_id: str) -> Answer | None:
+    async def _behave(self, sub_id: str) -> FakeResponse | None:
         behaviour = self.behaviours.decide(sub_id)
         if behaviour is TokenBehaviour.DEAD:
             return _refuse(Refusal(410, "Gone"))
@@ -287,10 +219,12 @@ class FakeWebPush:
         if behaviour is TokenBehaviour.SERVER_ERROR_ONCE:
             return _refuse(Refusal(500, "InternalServerError"))
         if behaviour is TokenBehaviour.SLOW:
-            await self._pause(SLOW_DELAY_S)
+            await self._server.pause(SLOW_DELAY_S)
         return None
 
-    def _accept(self, browser: _Browser, headers: dict[str, str], body: bytes, conn: int) -> Answer:
+    def _accept(
+        self, browser: _Browser, headers: dict[str, str], body: bytes, conn: int
+    ) -> FakeResponse:
         plaintext = b""
         if body:
             try:
@@ -317,17 +251,13 @@ class FakeWebPush:
             )
         )
         location = f"{self.origin}/m/{message_id}"
-        return 201, [("location", location), ("ttl", str(ttl))], b""
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
+        return FakeResponse(201, [("location", location), ("ttl", str(ttl))])
 
 
-def _refuse(refusal: Refusal, extra: list[tuple[str, str]] | None = None) -> Answer:
+def _refuse(refusal: Refusal, extra: list[tuple[str, str]] | None = None) -> FakeResponse:
     body = json.dumps({"reason": refusal.reason}).encode()
     headers = [("content-type", "application/json"), *(extra or [])]
-    return refusal.status, headers, body
+    return FakeResponse(refusal.status, headers, body)
 
 
 def _recorded_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -347,20 +277,3 @@ def _payload(plaintext: bytes) -> Any:
         return json.loads(plaintext)
     except ValueError:
         return plaintext.decode("utf-8", "replace")
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body, or None when it is longer than the fake reads (then it is a 413)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > _READ_LIMIT:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)

@@ -25,14 +25,13 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from types import TracebackType
 from urllib.parse import parse_qs
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from pushgate.fakes.behaviour import SLOW_DELAY_S, Behaviours, ServerPlan, TokenBehaviour
-from pushgate.fakes.http_server import FakeHttpServer, FakeRequest, FakeResponse
+from pushgate.fakes.http_server import FakeHttpServer, FakeRequest, FakeResponse, ServedFake
 from pushgate.fakes.inbox import Inbox, Received, utc_now
 from pushgate.fakes.tls import FakeCertificates
 
@@ -60,7 +59,7 @@ def _error(status: int, description: str, *extra: tuple[str, str]) -> FakeRespon
     return FakeResponse(status, [("x-wns-error-description", description), *extra])
 
 
-class FakeWns:
+class FakeWns(ServedFake):
     """`async with FakeWns(certs, inbox) as fake:` then point the adapter at fake.token_url."""
 
     def __init__(
@@ -85,22 +84,6 @@ class FakeWns:
         self.token_fail_status: int | None = None  # scripted token-endpoint outage (e.g. 503)
         context = certs.server_context(alpn=("h2", "http/1.1"))
         self._server = FakeHttpServer(self._handle, ssl_context=context, host=host, port=port)
-
-    async def __aenter__(self) -> FakeWns:
-        await self._server.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._server.aclose()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     @property
     def token_url(self) -> str:
@@ -171,10 +154,9 @@ class FakeWns:
         return FakeResponse.json(400, {"error": code, "error_description": description})
 
     def _authorized(self, request: FakeRequest) -> bool:
-        value = request.header("authorization") or ""
-        scheme, _, token = value.partition(" ")
+        scheme, token = request.authorization()
         expiry = self._tokens.get(token)
-        return scheme.lower() == "bearer" and expiry is not None and self._clock() < expiry
+        return scheme == "bearer" and expiry is not None and self._clock() < expiry
 
     async def _notify(self, request: FakeRequest, channel: str) -> FakeResponse:
         self.inbox.attempts[channel] += 1

@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import quote
 
 import structlog
@@ -31,6 +32,7 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
+from pushgate.providers.batching import Attempt, retry, send_all
 from pushgate.providers.fcm_answers import answer_for, is_bare_unauthenticated
 from pushgate.providers.fcm_auth import AccessTokens, TokenUnavailable
 from pushgate.providers.fcm_message import (
@@ -54,8 +56,9 @@ MAX_IN_FLIGHT = 256
 _JSON = "application/json; charset=UTF-8"
 
 EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "expired before sending")
-_ADAPTER_ERROR = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")
+_ADAPTER_ERROR = retry("adapter error")
 _log = structlog.get_logger("pushgate.providers.fcm")
+_Job = tuple[str, RenderedMessage]  # the token and its Push's rendered message
 
 
 class _DeadlinePassed(TimedOut):
@@ -84,8 +87,11 @@ def _prepare(push: Push, now: datetime) -> RenderedMessage | SendResult:
     return message
 
 
-def _timed_out(*, unsent: bool) -> SendResult:
-    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout", unsent=unsent)
+def _adapter_error(app_id: int, failure: BaseException) -> SendResult:
+    # A bug on one delivery's path, not an answer: its batch-mates' results stand (they may
+    # have been delivered), this one is retried (F11).
+    _log.error("fcm delivery failed", app_id=app_id, exc_info=failure)
+    return _ADAPTER_ERROR
 
 
 class FcmProvider:
@@ -119,61 +125,30 @@ class FcmProvider:
     async def send(self, batch: Batch) -> list[SendResult]:
         """One result per delivery of the batch, in the same order, all by batch.deadline."""
         now = self._wall_clock()
-        results: list[SendResult | None] = [None] * len(batch.deliveries)
         prepared: dict[int, RenderedMessage | SendResult] = {}  # id(Push) -> its rendering
-        jobs: list[tuple[int, str, RenderedMessage]] = []
-        for index, delivery in enumerate(batch.deliveries):
+        jobs: list[_Job | SendResult] = []
+        for delivery in batch.deliveries:
             push = delivery.push
             ready = prepared.get(id(push))
             if ready is None:
                 ready = prepared[id(push)] = _prepare(push, now)
-            if isinstance(ready, SendResult):
-                results[index] = ready
-            else:
-                jobs.append((index, delivery.recipient.token, ready))
-        if jobs:
-            await self._send_all(jobs, results, batch.deadline, batch.app_id)
-        return [result or _timed_out(unsent=True) for result in results]
+            jobs.append(
+                ready if isinstance(ready, SendResult) else (delivery.recipient.token, ready)
+            )
+        return await send_all(
+            jobs,
+            partial(self._deliver, deadline=batch.deadline),
+            deadline=batch.deadline,
+            gate=self._slots,
+            on_error=partial(_adapter_error, batch.app_id),
+        )
 
-    async def _send_all(
-        self,
-        jobs: list[tuple[int, str, RenderedMessage]],
-        results: list[SendResult | None],
-        deadline: float,
-        app_id: int,
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        left: set[int] = set()  # indexes whose request left for FCM (maybe reached it)
-
-        async def deliver(index: int, token: str, message: RenderedMessage) -> None:
-            async with self._slots:
-                results[index] = await self._deliver(token, message, deadline, left, index)
-
-        tasks = [asyncio.create_task(deliver(*job)) for job in jobs]
-        try:
-            _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
-        finally:
-            for task in tasks:
-                task.cancel()  # no-op for the finished; the rest end as "timeout"
-        if pending:
-            await asyncio.wait(pending)
-        for task, (index, _, _) in zip(tasks, jobs, strict=True):
-            failure = None if task.cancelled() else task.exception()
-            if failure is not None:
-                # A bug on one delivery's path, not an answer: its batch-mates' results
-                # stand (they may have been delivered), this one is retried (F11).
-                _log.error("fcm delivery failed", app_id=app_id, exc_info=failure)
-                results[index] = _ADAPTER_ERROR
-            elif results[index] is None:
-                results[index] = _timed_out(unsent=index not in left)
-
-    async def _deliver(
-        self, token: str, message: RenderedMessage, deadline: float, left: set[int], index: int
-    ) -> SendResult:
+    async def _deliver(self, job: _Job, attempt: Attempt, *, deadline: float) -> SendResult:
+        token, message = job
         body = message.request_body(token)
         try:
             access = await self._tokens.current()
-            left.add(index)
+            attempt.started = True  # the request leaves for FCM (and may reach it)
             response = await self._post(body, access, deadline)
             if is_bare_unauthenticated(response):
                 # Our access token was refused (expired early, revoked): renew it once for
@@ -183,8 +158,7 @@ class FcmProvider:
         except TokenUnavailable as exc:
             if exc.refused:
                 return SendResult(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, exc.reason)
-            unsent = index not in left
-            return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, exc.reason, unsent=unsent)
+            return retry(exc.reason, unsent=not attempt.started)
         except TransportError as exc:
             return _transport_failed(exc)
         return answer_for(response, self._wall_clock())
@@ -207,7 +181,7 @@ class FcmProvider:
 def _transport_failed(exc: TransportError) -> SendResult:
     # The exception's text names the failure (connection, TLS, timeout), never the headers.
     reason = "timeout" if isinstance(exc, TimedOut) else f"{type(exc).__name__}: {exc}"[:200]
-    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, unsent=exc.unsent)
+    return retry(reason, unsent=exc.unsent)
 
 
 def render_fcm(push: Push, _platform: Platform) -> bytes:

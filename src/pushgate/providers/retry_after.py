@@ -8,8 +8,11 @@ from email.utils import parsedate_to_datetime
 MAX_RETRY_AFTER_S = 86400.0  # a longer wait than a day is treated as a day: expiry decides then
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait, or None when the header is absent or unreadable."""
+def parse_retry_after(value: str | None, now: datetime | float) -> float | None:
+    """Seconds to wait, or None when the header is absent or unreadable.
+
+    `now` is an aware datetime, or UNIX seconds (the Web Push adapter's clock).
+    """
     if value is None:
         return None
     text = value.strip()
@@ -21,4 +24,5 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     if when.tzinfo is None:  # an HTTP-date is always GMT
         when = when.replace(tzinfo=UTC)
-    return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER_S)
+    wait_s = (when - now).total_seconds() if isinstance(now, datetime) else when.timestamp() - now
+    return min(max(wait_s, 0.0), MAX_RETRY_AFTER_S)

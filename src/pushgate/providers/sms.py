@@ -7,9 +7,9 @@ credential always names its gateway. Request shape: providers/sms_request.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from urllib.parse import urlsplit
@@ -25,11 +25,10 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
-from pushgate.providers.batching import remaining_s, send_all
+from pushgate.providers.batching import Attempt, remaining_s, send_all
 from pushgate.providers.http import HttpResponse, HttpTransport
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.kinds import ProviderKind
-from pushgate.providers.retry_after import parse_retry_after
 from pushgate.providers.sms_request import (
     TEXT_LIMIT,
     GatewayRequest,
@@ -41,15 +40,9 @@ from pushgate.providers.sms_request import (
     template_from_settings,
     valid_e164,
 )
+from pushgate.providers.status_answers import Answer
 
 CONCURRENCY = 10  # messages in flight per credential
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    outcome: Outcome
-    code: ResultCode
-    reason: str
 
 
 # HTTP status -> answer, for any gateway (Twilio's REST API uses the same meanings).
@@ -113,10 +106,7 @@ def answer_for(response: HttpResponse, now: datetime) -> SendResult:
             answer = OTHER_CLIENT_ERROR
         else:
             answer = SERVER_ERROR if 500 <= status < 600 else OTHER_STATUS
-    retry_after = None
-    if answer.outcome is Outcome.RETRY:
-        retry_after = parse_retry_after(response.header("retry-after"), now)
-    return SendResult(answer.outcome, answer.code, answer.reason, retry_after_s=retry_after)
+    return answer.result(response, now)
 
 
 def gateway_refusal(url: str) -> str | None:
@@ -160,15 +150,12 @@ class SmsProvider:
         """One result per delivery, in order, all in by batch.deadline."""
         now = self._now()
         prepared = [self._prepare(delivery, now) for delivery in batch.deliveries]
-        requests = [item for item in prepared if isinstance(item, GatewayRequest)]
-        sent = await send_all(
-            requests,
+        return await send_all(
+            prepared,
             partial(self._send_one, deadline=batch.deadline),
             deadline=batch.deadline,
-            concurrency=CONCURRENCY,
+            gate=asyncio.Semaphore(CONCURRENCY),  # per batch
         )
-        answers = iter(sent)
-        return [next(answers) if isinstance(item, GatewayRequest) else item for item in prepared]
 
     def _prepare(self, delivery: Delivery, now: datetime) -> GatewayRequest | SendResult:
         if self._config_error is not None or self._template is None:
@@ -192,7 +179,10 @@ class SmsProvider:
             request.headers.append(self._auth)
         return request
 
-    async def _send_one(self, request: GatewayRequest, *, deadline: float) -> SendResult:
+    async def _send_one(
+        self, request: GatewayRequest, attempt: Attempt, *, deadline: float
+    ) -> SendResult:
+        attempt.started = True
         timeout_s = min(self._options.send_timeout_s, remaining_s(deadline))
         response = await self._transport.request(
             request.method, request.url, request.headers, request.body, timeout_s=timeout_s

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
 
 from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import Outcome, ResultCode
@@ -50,6 +50,14 @@ from pushgate.providers.base import (
     ProviderOptions,
     Push,
     SendResult,
+)
+from pushgate.providers.batching import (
+    NOT_STARTED,
+    Attempt,
+    remaining_s,
+    retry,
+    send_all,
+    wait_until,
 )
 from pushgate.providers.http import HttpTransport, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
@@ -80,19 +88,11 @@ DNS_TIMEOUT = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "DnsTimeout",
 Clock = Callable[[], float]
 
 
-def _retry(reason: str, *, unsent: bool) -> SendResult:
-    return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, unsent=unsent)
-
-
 @dataclass(frozen=True, slots=True)
 class _Prepared:
+    delivery: Delivery
     plaintext: bytes
     keys: SubscriptionKeys
-
-
-@dataclass(slots=True)
-class _Attempt:
-    started: bool = False  # the request was handed to the transport: it may have arrived
 
 
 class WebPushProvider:
@@ -122,28 +122,21 @@ class WebPushProvider:
     async def send(self, batch: Batch) -> list[SendResult]:
         """One result per delivery of the batch, in order, all by batch.deadline."""
         if self._closed:
-            return [_retry("closed", unsent=True)] * len(batch.deliveries)
-        loop = asyncio.get_running_loop()
-        refused = await self._guard(batch.deliveries, batch.deadline, loop)
+            return [retry("closed", unsent=True)] * len(batch.deliveries)
+        refused = await self._guard(batch.deliveries, batch.deadline)
         rendered: dict[int, bytes] = {}
-        early: list[SendResult | None] = []
-        tasks: dict[int, tuple[asyncio.Task[SendResult], _Attempt]] = {}
-        for index, delivery in enumerate(batch.deliveries):
-            prepared = refused.get(delivery.recipient.token) or self._prepare(delivery, rendered)
-            if isinstance(prepared, SendResult):
-                early.append(prepared)
-                continue
-            early.append(None)
-            attempt = _Attempt()
-            task = loop.create_task(self._deliver(delivery, prepared, batch.deadline, attempt))
-            self._active.add(task)
-            task.add_done_callback(self._active.discard)
-            tasks[index] = (task, attempt)
-        await _wait_until([task for task, _ in tasks.values()], batch.deadline, loop)
-        return [
-            result if result is not None else self._collect(*tasks[index])
-            for index, result in enumerate(early)
+        prepared = [
+            refused.get(delivery.recipient.token) or self._prepare(delivery, rendered)
+            for delivery in batch.deliveries
         ]
+        return await send_all(
+            prepared,
+            partial(self._deliver, deadline=batch.deadline),
+            deadline=batch.deadline,
+            gate=self._in_flight,
+            active=self._active,  # aclose() cancels them: those end as RETRY "closed"
+            cut_reason=lambda: "closed" if self._closed else "timeout",
+        )
 
     async def aclose(self) -> None:
         """Cancel what is in flight (those deliveries end as RETRY) and close the transport."""
@@ -156,7 +149,7 @@ class WebPushProvider:
         await self._transport.aclose()
 
     async def _guard(
-        self, deliveries: Sequence[Delivery], deadline: float, loop: asyncio.AbstractEventLoop
+        self, deliveries: Sequence[Delivery], deadline: float
     ) -> dict[str, SendResult]:
         """Refusals by token: the SSRF guard again at send time, one check per host."""
         refused: dict[str, SendResult] = {}
@@ -173,6 +166,7 @@ class WebPushProvider:
             url_of_host.setdefault(parsed.host, token)
         if self._options.allow_private_addresses or not url_of_host:
             return refused  # fake-provider mode: the URL rules only, no address check
+        loop = asyncio.get_running_loop()
         checks = {
             host: loop.create_task(
                 check_push_endpoint(
@@ -181,7 +175,7 @@ class WebPushProvider:
             )
             for host, url in url_of_host.items()
         }
-        await _wait_until(list(checks.values()), deadline, loop)
+        await wait_until(list(checks.values()), deadline)
         verdicts = {host: _guard_verdict(task) for host, task in checks.items()}
         for token, host in host_of_token.items():
             verdict = verdicts[host]
@@ -206,7 +200,7 @@ class WebPushProvider:
             )
         except ValueError:
             return BAD_KEYS
-        return _Prepared(plaintext, keys)
+        return _Prepared(delivery, plaintext, keys)
 
     def _headers(self, delivery: Delivery) -> list[tuple[str, str]]:
         options = delivery.push.options
@@ -227,43 +221,24 @@ class WebPushProvider:
         return headers
 
     async def _deliver(
-        self, delivery: Delivery, prepared: _Prepared, deadline: float, attempt: _Attempt
+        self, prepared: _Prepared, attempt: Attempt, *, deadline: float
     ) -> SendResult:
-        loop = asyncio.get_running_loop()
-        async with self._in_flight:
-            timeout_s = min(self._options.send_timeout_s, deadline - loop.time())
-            if timeout_s <= 0:
-                return _retry("timeout", unsent=True)
-            body = encrypt(prepared.plaintext, prepared.keys)
-            headers = self._headers(delivery)
-            attempt.started = True
-            try:
-                response = await self._transport.request(
-                    "POST", delivery.recipient.token, headers, body, timeout_s=timeout_s
-                )
-            except TransportError as exc:
-                # The class names the failure; its text may quote the endpoint, a capability URL.
-                return _retry(type(exc).__name__, unsent=exc.unsent)
+        """Runs in an in-flight slot (send_all's gate), the batch deadline not yet passed."""
+        delivery = prepared.delivery
+        timeout_s = min(self._options.send_timeout_s, remaining_s(deadline))
+        if timeout_s <= 0:
+            return NOT_STARTED
+        body = encrypt(prepared.plaintext, prepared.keys)
+        headers = self._headers(delivery)
+        attempt.started = True
+        try:
+            response = await self._transport.request(
+                "POST", delivery.recipient.token, headers, body, timeout_s=timeout_s
+            )
+        except TransportError as exc:
+            # The class names the failure; its text may quote the endpoint, a capability URL.
+            return retry(type(exc).__name__, unsent=exc.unsent)
         return result_for(response, self._clock())
-
-    def _collect(self, task: asyncio.Task[SendResult], attempt: _Attempt) -> SendResult:
-        if task.cancelled():
-            reason = "closed" if self._closed else "timeout"
-            return _retry(reason, unsent=not attempt.started)
-        return task.result()
-
-
-async def _wait_until(
-    tasks: Sequence[asyncio.Task[Any]], deadline: float, loop: asyncio.AbstractEventLoop
-) -> None:
-    """Wait for `tasks` until `deadline` (loop time); cancel and reap what is still running."""
-    if not tasks:
-        return
-    _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending)
 
 
 def _guard_verdict(task: asyncio.Task[None]) -> SendResult | None:

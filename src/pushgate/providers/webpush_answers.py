@@ -1,19 +1,17 @@
 """A push service's HTTP answer -> SendResult (RFC 8030 section 5, RFC 8292, providers.md 3.1).
 
-Also Retry-After parsing (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date), which any
-adapter may reuse.
+Retry-After is read by retry_after.py, as for every adapter.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.providers.base import SendResult
 from pushgate.providers.http import HttpResponse
+from pushgate.providers.retry_after import parse_retry_after
 
 Row = tuple[Outcome, ResultCode, str]
 
@@ -47,7 +45,6 @@ OTHER: Row = (Outcome.REJECTED, ResultCode.NOT_ACCEPTED, "NotAccepted")
 # "BadJwtToken"}, Mozilla's {"error": "Gone"}): never echo free text, which could carry our own
 # request back (a JWT) into logs.
 _REASON_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,63}")
-MAX_RETRY_AFTER_S = 24 * 3600.0  # a longer wait is the engine's expiry problem, not a delay
 
 
 def row_for(status: int) -> Row:
@@ -55,22 +52,6 @@ def row_for(status: int) -> Row:
     if row is not None:
         return row
     return SERVER_ERROR if 500 <= status <= 599 else OTHER
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from `now` (UNIX seconds): delay-seconds or an HTTP-date; None if bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return min(float(text), MAX_RETRY_AFTER_S)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # RFC 9110 HTTP-dates are always GMT
-    return min(max(0.0, when.timestamp() - now), MAX_RETRY_AFTER_S)
 
 
 def _body_reason(body: bytes) -> str | None:

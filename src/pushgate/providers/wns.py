@@ -11,6 +11,7 @@ holds settings {"client_id"} and secret {"client_secret"}
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +30,14 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
-from pushgate.providers.batching import remaining_s, send_all, transport_result
+from pushgate.providers.batching import (
+    NOT_STARTED,
+    Attempt,
+    remaining_s,
+    retry,
+    send_all,
+    transport_result,
+)
 from pushgate.providers.client_credentials import (
     ClientCredentialsToken,
     TokenRefused,
@@ -38,7 +46,7 @@ from pushgate.providers.client_credentials import (
 from pushgate.providers.http import HttpResponse, HttpTransport, TimedOut, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.kinds import ProviderKind
-from pushgate.providers.retry_after import parse_retry_after
+from pushgate.providers.status_answers import Answer
 from pushgate.providers.wns_payload import (
     PAYLOAD_LIMIT,
     TILE,
@@ -55,13 +63,6 @@ SCOPE = "notify.windows.com"
 TOKEN_PATH = "/accesstoken.srf"  # noqa: S105 - a path, not a secret
 CONCURRENCY = 10  # requests in flight per credential: WNS is a low-volume path (httpx2)
 TOKEN_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    outcome: Outcome
-    code: ResultCode
-    reason: str
 
 
 # HTTP status -> answer. Microsoft, "Push notification service request and response headers",
@@ -99,12 +100,6 @@ TOO_LARGE = SendResult(Outcome.REJECTED, ResultCode.TOO_LARGE, f"over {PAYLOAD_L
 NOT_HTTPS = SendResult(Outcome.DEAD_TOKEN, ResultCode.TOKEN_REJECTED, "channel URI is not https")
 
 
-def _retry(reason: str, retry_after_s: float | None = None, *, unsent: bool = False) -> SendResult:
-    return SendResult(
-        Outcome.RETRY, ResultCode.RECOVERABLE_IO, reason, retry_after_s=retry_after_s, unsent=unsent
-    )
-
-
 def answer_for(response: HttpResponse, now: datetime) -> SendResult:
     """The SendResult of one notify answer (after the 401 refresh, see _send_one)."""
     answer: Answer | None
@@ -119,10 +114,7 @@ def answer_for(response: HttpResponse, now: datetime) -> SendResult:
         answer = ANSWERS.get(response.status)
         if answer is None:
             answer = OTHER_CLIENT_ERROR if 400 <= response.status < 500 else OTHER_STATUS
-    retry_after = None
-    if answer.outcome is Outcome.RETRY:
-        retry_after = parse_retry_after(response.header("retry-after"), now)
-    return SendResult(answer.outcome, answer.code, answer.reason, retry_after_s=retry_after)
+    return answer.result(response, now)
 
 
 def channel_refusal(channel_uri: str) -> SendResult | None:
@@ -188,22 +180,18 @@ class WnsProvider:
     async def send(self, batch: Batch) -> list[SendResult]:
         """One result per delivery, in order, all in by batch.deadline."""
         prepared = self._prepare_all(batch.deliveries)
-        requests = [item for item in prepared if isinstance(item, _Request)]
-        if not requests:
+        if not any(isinstance(item, _Request) for item in prepared):
             return [item for item in prepared if isinstance(item, SendResult)]
         # One token request before fanning out: its failure is every request's answer.
         token = await self._token(batch.deadline, nothing_sent=True)
         if isinstance(token, SendResult):
-            sent = [token] * len(requests)
-        else:
-            sent = await send_all(
-                requests,
-                partial(self._send_one, deadline=batch.deadline),
-                deadline=batch.deadline,
-                concurrency=CONCURRENCY,
-            )
-        answers = iter(sent)
-        return [next(answers) if isinstance(item, _Request) else item for item in prepared]
+            return [token if isinstance(item, _Request) else item for item in prepared]
+        return await send_all(
+            prepared,
+            partial(self._send_one, deadline=batch.deadline),
+            deadline=batch.deadline,
+            gate=asyncio.Semaphore(CONCURRENCY),  # per batch
+        )
 
     def _prepare_all(self, deliveries: Sequence[Delivery]) -> list[_Request | SendResult]:
         rendered: dict[int, WnsNotification | SendResult] = {}  # per Push: shared by recipients
@@ -244,15 +232,15 @@ class WnsProvider:
     async def _token(self, deadline: float, *, nothing_sent: bool) -> str | SendResult:
         """The access token, or the result a delivery gets when there is none for now."""
         if remaining_s(deadline) <= 0:
-            return SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout", unsent=True)
+            return NOT_STARTED
         try:
             return await self.tokens.get(timeout_s=self._timeout(deadline))
         except TransportError as exc:
-            return transport_result(exc) if nothing_sent else _retry(type(exc).__name__)
+            return transport_result(exc) if nothing_sent else retry(type(exc).__name__)
         except TokenRefused as exc:
             return SendResult(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, exc.reason)
         except TokenUnavailable as exc:
-            return _retry(exc.reason, exc.retry_after_s, unsent=nothing_sent)
+            return retry(exc.reason, retry_after_s=exc.retry_after_s, unsent=nothing_sent)
 
     async def _post(self, request: _Request, token: str, deadline: float) -> HttpResponse:
         headers = [("authorization", f"Bearer {token}"), *request.headers]
@@ -263,7 +251,10 @@ class WnsProvider:
             "POST", request.url, headers, request.body, timeout_s=timeout_s
         )
 
-    async def _send_one(self, request: _Request, *, deadline: float) -> SendResult:
+    async def _send_one(
+        self, request: _Request, attempt: Attempt, *, deadline: float
+    ) -> SendResult:
+        attempt.started = True  # from its slot on, the token fetch included
         token = await self._token(deadline, nothing_sent=True)
         if isinstance(token, SendResult):
             return token

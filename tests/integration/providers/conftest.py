@@ -1,5 +1,6 @@
-"""Fixtures of the adapter-vs-fake tests: a trustme CA, the fake APNs and its key, a clock, and
-the FCM world (each adapter's own helpers live in its *_support / *_setup module)."""
+"""Fixtures of the adapter-vs-fake tests: a trustme CA, the fake APNs and its key, a clock, a
+fake's ServerPlan, and the FCM world (each adapter's own helpers live in its *_support /
+*_setup module)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushgate.fakes.apns import FakeApns
+from pushgate.fakes.behaviour import ServerPlan
 from pushgate.fakes.inbox import Inbox
 from pushgate.fakes.tls import FakeCertificates
 from pushgate.providers.base import ProviderOptions
 from tests.integration.providers.apns_setup import KEY_ID, TEAM_ID, TOPIC, Clock
 from tests.integration.providers.fcm_support import FcmWorld, fcm_world_running
+
+# The WNS and SMS tests' shared checks assert inside the helper module: rewrite them too.
+pytest.register_assert_rewrite("tests.integration.providers.wns_sms_support")
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +40,12 @@ def clock() -> Clock:
 @pytest.fixture
 def inbox() -> Inbox:
     return Inbox()
+
+
+@pytest.fixture
+def plan() -> ServerPlan:
+    """The whole-server behaviour of the fake a test starts (WNS, SMS)."""
+    return ServerPlan()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,14 @@ from pushgate.fakes.sms import FakeSmsGateway
 from pushgate.fakes.tls import FakeCertificates
 from pushgate.providers.base import Delivery, ProviderCredential, ProviderOptions, Push
 from pushgate.providers.sms import SmsProvider
+from tests.integration.providers.wns_sms_support import (
+    check_failing_once_then_sent,
+    check_scripted_status,
+    options,
+    push,
+    send,
+)
 from tests.integration.providers.wns_sms_support import delivery as make_delivery
-from tests.integration.providers.wns_sms_support import options, push, send
 
 pytestmark = pytest.mark.anyio
 
@@ -33,16 +38,6 @@ OK_NUMBER = "+15550001234"
 
 def delivery(number: str, shared: Push | None = None) -> Delivery:
     return make_delivery(number, Platform.SMS, shared)
-
-
-@pytest.fixture
-def certs(tmp_path: Path) -> FakeCertificates:
-    return FakeCertificates(tmp_path / "ca")
-
-
-@pytest.fixture
-def plan() -> ServerPlan:
-    return ServerPlan()
 
 
 @pytest.fixture
@@ -136,11 +131,7 @@ async def test_number_prefix_answers(
 async def test_failing_once_then_accepted(
     provider: SmsProvider, number: str, code: ResultCode, retry_after: float | None
 ) -> None:
-    target = delivery(number)
-    [first] = await send(provider, target)
-    assert (first.outcome, first.code, first.retry_after_s) == (Outcome.RETRY, code, retry_after)
-    [second] = await send(provider, target)
-    assert second.outcome is Outcome.SENT
+    await check_failing_once_then_sent(provider, delivery(number), code, retry_after)
 
 
 @pytest.mark.parametrize(
@@ -159,11 +150,8 @@ async def test_failing_once_then_accepted(
 async def test_scripted_status_answers(
     provider: SmsProvider, plan: ServerPlan, status: int, outcome: Outcome, code: ResultCode
 ) -> None:
-    plan.fail_status = status
-    plan.fail_retry_after = "4"
-    [result] = await send(provider, delivery(OK_NUMBER))
-    assert (result.outcome, result.code) == (outcome, code)
-    assert result.retry_after_s == (4.0 if outcome is Outcome.RETRY else None)
+    target = delivery(OK_NUMBER)
+    await check_scripted_status(provider, plan, target, status, (outcome, code), retry_after="4")
 
 
 async def test_wrong_auth_token_is_auth(adapters: Adapters, fake: FakeSmsGateway) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from defusedxml.ElementTree import fromstring
@@ -21,7 +20,14 @@ from pushgate.fakes.wns import FakeWns
 from pushgate.providers.base import Delivery, ProviderCredential, ProviderOptions, Push
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.wns import WnsProvider
-from tests.integration.providers.wns_sms_support import ManualClock, options, push, send
+from tests.integration.providers.wns_sms_support import (
+    ManualClock,
+    check_failing_once_then_sent,
+    check_scripted_status,
+    options,
+    push,
+    send,
+)
 from tests.integration.providers.wns_sms_support import delivery as make_delivery
 
 pytestmark = pytest.mark.anyio
@@ -32,16 +38,6 @@ SECRET = "wns-secret-" + secrets.token_hex(8)
 
 def delivery(token: str, shared: Push | None = None) -> Delivery:
     return make_delivery(token, Platform.WNS, shared)
-
-
-@pytest.fixture
-def certs(tmp_path: Path) -> FakeCertificates:
-    return FakeCertificates(tmp_path / "ca")
-
-
-@pytest.fixture
-def plan() -> ServerPlan:
-    return ServerPlan()
 
 
 @pytest.fixture
@@ -186,11 +182,7 @@ async def test_channel_prefix_answers(
 async def test_failing_once_is_retried_then_accepted(
     provider: WnsProvider, fake: FakeWns, prefix: str, code: ResultCode, retry_after: float | None
 ) -> None:
-    target = delivery(fake.channel(prefix))
-    [first] = await send(provider, target)
-    assert (first.outcome, first.code, first.retry_after_s) == (Outcome.RETRY, code, retry_after)
-    [second] = await send(provider, target)
-    assert second.outcome is Outcome.SENT
+    await check_failing_once_then_sent(provider, delivery(fake.channel(prefix)), code, retry_after)
 
 
 @pytest.mark.parametrize(
@@ -216,11 +208,8 @@ async def test_scripted_status_answers(
     outcome: Outcome,
     code: ResultCode,
 ) -> None:
-    plan.fail_status = status
-    plan.fail_retry_after = "7"
-    [result] = await send(provider, delivery(fake.channel()))
-    assert (result.outcome, result.code) == (outcome, code)
-    assert result.retry_after_s == (7.0 if outcome is Outcome.RETRY else None)
+    target = delivery(fake.channel())
+    await check_scripted_status(provider, plan, target, status, (outcome, code), retry_after="7")
 
 
 async def test_http2_transport_reaches_the_fake_too(

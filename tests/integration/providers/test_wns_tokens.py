@@ -21,12 +21,10 @@ from pushgate.providers.wns import WnsProvider
 from tests.integration.providers.test_wns import (  # noqa: F401 - fixtures
     CLIENT_ID,
     SECRET,
-    certs,
     clock,
     credential,
     delivery,
     fake,
-    plan,
     provider,
 )
 from tests.integration.providers.wns_sms_support import ManualClock, send

@@ -1,4 +1,5 @@
-"""Helpers of the WNS and SMS adapter tests: deliveries, a batch deadline and a manual clock."""
+"""Helpers of the WNS and SMS adapter tests: deliveries, a batch deadline, a manual clock, and
+the checks both adapters pass against their fakes' behaviours and scripted answers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from pushgate.domain.payload import Content, DeliveryOptions
 from pushgate.domain.platforms import Platform
+from pushgate.domain.statuses import Outcome, ResultCode
+from pushgate.fakes.behaviour import ServerPlan
 from pushgate.providers.base import Batch, Delivery, Provider, Push, Recipient, SendResult
 
 
@@ -44,3 +47,31 @@ async def send(
 ) -> list[SendResult]:
     deadline = asyncio.get_running_loop().time() + within_s
     return await provider.send(Batch(1, list(deliveries), deadline))
+
+
+async def check_failing_once_then_sent(
+    provider: Provider, target: Delivery, code: ResultCode, retry_after: float | None
+) -> None:
+    """A "429..." or "500..." token: RETRY once (with its Retry-After), then SENT."""
+    [first] = await send(provider, target)
+    assert (first.outcome, first.code, first.retry_after_s) == (Outcome.RETRY, code, retry_after)
+    [second] = await send(provider, target)
+    assert second.outcome is Outcome.SENT
+
+
+async def check_scripted_status(
+    provider: Provider,
+    plan: ServerPlan,
+    target: Delivery,
+    status: int,
+    expected: tuple[Outcome, ResultCode],
+    *,
+    retry_after: str,
+) -> None:
+    """Every answer scripted to `status` with Retry-After: the adapter's row for it."""
+    plan.fail_status = status
+    plan.fail_retry_after = retry_after
+    [result] = await send(provider, target)
+    outcome, _ = expected
+    assert (result.outcome, result.code) == expected
+    assert result.retry_after_s == (float(retry_after) if outcome is Outcome.RETRY else None)

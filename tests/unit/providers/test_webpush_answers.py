@@ -9,13 +9,8 @@ import pytest
 
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.providers.http import HttpResponse
-from pushgate.providers.webpush_answers import (
-    ANSWERS,
-    MAX_RETRY_AFTER_S,
-    parse_retry_after,
-    result_for,
-    row_for,
-)
+from pushgate.providers.retry_after import MAX_RETRY_AFTER_S, parse_retry_after
+from pushgate.providers.webpush_answers import ANSWERS, result_for, row_for
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC).timestamp()
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 
@@ -33,43 +32,6 @@ from tests.integration.providers.webpush_helpers import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def certs(tmp_path: Path) -> FakeCertificates:
-    return FakeCertificates(tmp_path / "certs")
-
-
-@pytest.fixture
-def clock() -> UnixClock:
-    return UnixClock()
-
-
-@pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def cred() -> ProviderCredential:
-    return credential()
-
-
-@pytest.fixture
-async def fake(
-    certs: FakeCertificates, inbox: Inbox, clock: UnixClock
-) -> AsyncIterator[FakeWebPush]:
-    async with FakeWebPush(certs, inbox, clock=clock) as server:
-        yield server
-
-
-@pytest.fixture
-async def adapter(
-    cred: ProviderCredential, certs: FakeCertificates, clock: UnixClock
-) -> AsyncIterator[WebPushProvider]:
-    built = provider(cred, options(certs), clock)
-    yield built
-    await built.aclose()
 
 
 def _row(result: SendResult) -> tuple[Outcome, ResultCode, str | None]:

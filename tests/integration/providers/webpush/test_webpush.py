@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -27,52 +25,13 @@ from pushgate.providers.webpush import WebPushProvider, webpush_kind
 from pushgate.providers.webpush_payload import MAX_PLAINTEXT, render_object, render_plaintext
 from tests.integration.providers.webpush_helpers import (
     UnixClock,
-    credential,
     delivery,
     options,
-    provider,
     push,
     send,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def certs(tmp_path: Path) -> FakeCertificates:
-    return FakeCertificates(tmp_path / "certs")
-
-
-@pytest.fixture
-def clock() -> UnixClock:
-    return UnixClock()
-
-
-@pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def cred() -> ProviderCredential:
-    return credential()
-
-
-@pytest.fixture
-async def fake(
-    certs: FakeCertificates, inbox: Inbox, clock: UnixClock
-) -> AsyncIterator[FakeWebPush]:
-    async with FakeWebPush(certs, inbox, clock=clock) as server:
-        yield server
-
-
-@pytest.fixture
-async def adapter(
-    cred: ProviderCredential, certs: FakeCertificates, clock: UnixClock
-) -> AsyncIterator[WebPushProvider]:
-    built = provider(cred, options(certs), clock)
-    yield built
-    await built.aclose()
 
 
 async def test_plaintext_the_browser_decrypts_is_what_was_rendered(

@@ -1,0 +1,1 @@
+"""The Web Push adapter against the fake push service (fixtures in conftest.py)."""
