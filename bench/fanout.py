@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import os
@@ -22,15 +23,21 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from bench import providers as pbench  # noqa: E402
 from pushgate.app import build_runtime  # noqa: E402
 from pushgate.config import Settings, async_database_url  # noqa: E402
 from pushgate.delivery.engine import DeliveryConfig  # noqa: E402
@@ -39,10 +46,12 @@ from pushgate.domain.ids import new_id  # noqa: E402
 from pushgate.domain.notifications import NotificationRequest  # noqa: E402
 from pushgate.domain.payload import Content, DeliveryOptions, Message  # noqa: E402
 from pushgate.domain.targets import Target, TargetKind  # noqa: E402
+from pushgate.http.deps import Runtime  # noqa: E402
 from pushgate.providers.base import ProviderOptions  # noqa: E402
 from pushgate.providers.recording import Recorder, recording_kinds  # noqa: E402
-from pushgate.providers.registry import ProviderRegistry  # noqa: E402
+from pushgate.providers.registry import ProviderRegistry, default_kinds  # noqa: E402
 from pushgate.services import notifications as sending  # noqa: E402
+from pushgate.services.credentials import set_credential  # noqa: E402
 from pushgate.store.engine import Database  # noqa: E402
 from pushgate.store.migrations import upgrade  # noqa: E402
 from pushgate.store.uow import unit_of_work  # noqa: E402
@@ -129,15 +138,80 @@ CONFIG = DeliveryConfig(
 )
 
 
-async def _run(database: str, url: str, count: int, schema: str | None) -> dict[str, Any]:
+@dataclass
+class Providers:
+    """Where the bench delivers: the in-process recorder, or an APNs server over HTTP/2."""
+
+    label: str
+    registry: ProviderRegistry
+    accepted: Callable[[], int | None]
+    apns: tuple[str, str] | None = None  # (base URL, CA file) of the APNs server
+    key_pem: str | None = None
+
+
+def recording_providers() -> Providers:
+    recorder = Recorder(keep=False)
+    registry = ProviderRegistry(recording_kinds(recorder), ProviderOptions())
+    return Providers("recording (in-process, engine cost only)", registry, lambda: recorder.count)
+
+
+@contextlib.contextmanager
+def apns_providers(server: str, workdir: Path) -> Iterator[Providers]:
+    """The real APNs adapter (pycurl, HTTP/2, TLS) against the fake or a fast responder."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    if server == "fake":
+        servers = pbench.fake_apns_process(workdir, public)
+    elif server == "node":
+        servers = pbench.node_responder(workdir)
+    else:
+        servers = pbench.nginx_responder(workdir)
+    with servers as found:
+        if found is None:
+            raise SystemExit(f"{server} is not installed (see bench/providers.py)")
+        _, ca_file = found
+        options = ProviderOptions(ca_file=ca_file, send_timeout_s=30)
+        labels = {
+            "fake": "APNs adapter -> fake APNs (Python h2, own process)",
+            "node": "APNs adapter -> Node.js http2 responder",
+            "nginx": "APNs adapter -> nginx HTTP/2 responder",
+        }
+        yield Providers(
+            labels[server], ProviderRegistry(default_kinds(), options), lambda: None, found, pem
+        )
+
+
+async def _credential(runtime: Runtime, app_id: int, providers: Providers) -> None:
+    if providers.apns is None or providers.key_pem is None:
+        return
+    fields = {
+        "key_id": pbench.KEY_ID,
+        "team_id": pbench.TEAM_ID,
+        "topic": pbench.TOPIC,
+        "key": providers.key_pem,
+    }
+    async with unit_of_work(runtime.db) as uow:
+        await set_credential(
+            uow, runtime.vault, app_id, "apns", fields, providers.apns[0], runtime.clock()
+        )
+
+
+async def _run(
+    database: str, url: str, count: int, schema: str | None, providers: Providers
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="pushgate-fanout-"))
     db = Database(async_database_url(url), schema=schema, pool_size=10)
     await upgrade(db)
     app_id, _ = await _seed(db, count)
     settings = Settings(data_dir=data_dir, master_key=None, admin_key=None)
-    recorder = Recorder(keep=False)
-    registry = ProviderRegistry(recording_kinds(recorder), ProviderOptions())
+    registry = providers.registry
     runtime, _ = await build_runtime(settings, db=db, registry=registry, delivery=CONFIG)
+    await _credential(runtime, app_id, providers)
     worker = Worker(runtime.engine)
     task = asyncio.create_task(worker.run())
     rss_before = _rss_mb()
@@ -174,7 +248,7 @@ async def _run(database: str, url: str, count: int, schema: str | None) -> dict[
     await db.dispose()
     result = {
         "database": database,
-        "provider": "recording (in-process, engine cost only)",
+        "provider": providers.label,
         "registrations": count,
         "page_size": CONFIG.page_size,
         "batches_in_flight": CONFIG.bulk_concurrency,
@@ -182,7 +256,7 @@ async def _run(database: str, url: str, count: int, schema: str | None) -> dict[
         "deliveries_per_s": round(count / elapsed),
         "counts": counts,
         "recorded_sent": counts["SENT"],
-        "provider_accepted": recorder.count,
+        "provider_accepted": providers.accepted(),
         "peak_rss_mb": round(_rss_mb(), 1),
         "rss_before_send_mb": round(rss_before, 1),
     }
@@ -191,20 +265,20 @@ async def _run(database: str, url: str, count: int, schema: str | None) -> dict[
     return result
 
 
-async def _postgres(count: int) -> dict[str, Any]:
+async def _postgres(count: int, providers: Providers) -> dict[str, Any]:
     schema = "bench_" + secrets.token_hex(4)
     conn = await asyncpg.connect(POSTGRES_URL)
     await conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        return await _run("postgres", POSTGRES_URL, count, schema)
+        return await _run("postgres", POSTGRES_URL, count, schema, providers)
     finally:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
 
 
-async def _sqlite(count: int) -> dict[str, Any]:
+async def _sqlite(count: int, providers: Providers) -> dict[str, Any]:
     path = Path(tempfile.mkdtemp(prefix="pushgate-fanout-db-")) / "bench.db"
-    return await _run("sqlite", f"sqlite:///{path}", count, None)
+    return await _run("sqlite", f"sqlite:///{path}", count, None, providers)
 
 
 def main() -> None:
@@ -212,6 +286,11 @@ def main() -> None:
     parser.add_argument("--registrations", type=int, default=100_000)
     parser.add_argument("--million", action="store_true", help="1,000,000 registrations")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--apns",
+        choices=["fake", "node", "nginx"],
+        help="deliver through the real APNs adapter to this server instead of the recorder",
+    )
     args = parser.parse_args()
     count = 1_000_000 if args.million else args.registrations
     results = []
@@ -219,7 +298,11 @@ def main() -> None:
         if args.only and args.only != name:
             continue
         print(f"{name}: {count:,} registrations")
-        results.append(asyncio.run(run(count)))
+        if args.apns:
+            with apns_providers(args.apns, Path(tempfile.mkdtemp(prefix="pushgate-apns-"))) as p:
+                results.append(asyncio.run(run(count, p)))
+        else:
+            results.append(asyncio.run(run(count, recording_providers())))
     previous: list[dict[str, Any]] = []
     if RESULTS.exists():
         previous = json.loads(RESULTS.read_text()).get("results", [])
