@@ -29,10 +29,13 @@ class TokenBuckets:
     def take(self, key: tuple[int, str], rate_per_s: float, wanted: int) -> tuple[int, float]:
         """(granted, seconds until the rest could be granted) for `wanted` sends."""
         now = self._clock()
+        # A second of burst, and room for at least one whole send: below one send a second
+        # the bucket must still fill up to a token (0.5/s: one send every two seconds).
+        capacity = max(rate_per_s, 1.0)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(rate_per_s, now)
-        bucket.tokens = min(rate_per_s, bucket.tokens + (now - bucket.updated) * rate_per_s)
+            bucket = self._buckets[key] = _Bucket(capacity, now)
+        bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate_per_s)
         bucket.updated = now
         granted = min(wanted, int(bucket.tokens))
         bucket.tokens -= granted
@@ -69,8 +72,9 @@ _TAKE = """
 local rate, wanted, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
 local tokens, updated = tonumber(state[1]), tonumber(state[2])
-if tokens == nil then tokens, updated = rate, now end
-tokens = math.min(rate, tokens + math.max(0, now - updated) * rate)
+local capacity = math.max(rate, 1)
+if tokens == nil then tokens, updated = capacity, now end
+tokens = math.min(capacity, tokens + math.max(0, now - updated) * rate)
 local granted = math.min(wanted, math.floor(tokens))
 tokens = tokens - granted
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))

@@ -146,10 +146,14 @@ class Message:
 
 
 def build_message(
-    default: Content, variants: Mapping[str, Content], *, field: str = "localized"
+    default: Content,
+    variants: Mapping[str, Content],
+    *,
+    field: str = "localized",
+    default_field: str = "notification",
 ) -> Message:
     """Check every variant, merge it over the default, and key it by normalized locale."""
-    check_content(default)
+    check_content(default, field=default_field)
     localized: dict[str, Content] = {}
     for locale, variant in variants.items():
         key = normalize_locale(locale, field=f"{field}.{locale}")

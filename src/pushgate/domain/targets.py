@@ -138,7 +138,9 @@ def check_target(target: Target) -> Target:
     kind = target.kind
     if kind is TargetKind.REGISTRATIONS and not target.registration_ids:
         raise MissingField("name at least one registration id", field="target.registrations")
-    if kind is TargetKind.DEVICE and not (target.device_id and (target.user or target.user_uuids)):
+    if kind is TargetKind.DEVICE and not target.device_id:
+        raise MissingField("a device target needs device and user", field="target.device")
+    if kind is TargetKind.DEVICE and not (target.user or target.user_uuids):
         raise MissingField("a device target needs device and user", field="target.user")
     if kind is TargetKind.USERS and not (target.users or target.user_uuids):
         raise MissingField("name at least one user or user uuid", field="target.users")

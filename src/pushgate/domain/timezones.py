@@ -54,7 +54,7 @@ ABBREVIATIONS: dict[str, str] = {
     "brt": "America/Sao_Paulo",
 }
 
-_OFFSET = re.compile(r"^(?:utc|gmt)?([+-])(\d{1,2})(?::?(\d{2}))?$")
+_OFFSET = re.compile(r"^(?:utc|gmt)?([+-])([0-9]{1,2})(?::?([0-9]{2}))?$")  # ASCII digits
 
 
 @functools.cache
@@ -65,11 +65,13 @@ def _iana_names() -> frozenset[str]:
 def resolve_time_zone(name: str) -> tzinfo | None:
     """The zone a registration's `time_zone` names, or None when it names none we know."""
     text = name.strip()
-    if text in _iana_names():
-        return zoneinfo.ZoneInfo(text)
     lowered = text.lower()
+    # Abbreviations first: "EST" and "MST" are also IANA names, but fixed offsets without
+    # daylight saving, which is not what a device in New York or Denver means by them.
     if lowered in ABBREVIATIONS:
         return zoneinfo.ZoneInfo(ABBREVIATIONS[lowered])
+    if text in _iana_names():
+        return zoneinfo.ZoneInfo(text)
     match = _OFFSET.fullmatch(lowered)
     if match is None:
         return None

@@ -201,3 +201,16 @@ async def test_unknown_and_foreign_deliveries_are_the_same_404(
         headers=other,
     )
     assert receipt.status_code == 404
+
+
+async def test_bad_input_in_a_bulk_entry_or_device_target_names_its_own_field(
+    client: httpx.AsyncClient, app_key: dict[str, str]
+) -> None:
+    long_alert = {"bulk": [{"user": "u1", "notification": {"alert": "x" * 2049}}]}
+    response = await send(client, app_key, long_alert)
+    assert (response.status_code, response.json()["error"]["field"]) == (
+        400,
+        "target.bulk[0].notification.alert",
+    )
+    no_device = await send(client, app_key, {"user": "u1", "device": ""})
+    assert no_device.json()["error"]["field"] == "target.device"

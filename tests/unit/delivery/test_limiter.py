@@ -139,15 +139,6 @@ def test_after_the_reported_wait_at_least_one_send_is_granted(
     assert buckets.take(KEY, rate, rest - granted)[0] >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a bucket holds at most rate_per_s tokens and grants int(tokens): below one send per "
-        "second (0 < rate < 1, which services/apps.check_rate_limits accepts) it never holds a "
-        "whole token, so take() grants nothing, ever, and the app's deliveries wait as unsent "
-        "retries until they expire"
-    ),
-)
 def test_half_a_send_per_second_grants_one_send_every_two_seconds() -> None:
     buckets, clock = _buckets()
     granted = 0

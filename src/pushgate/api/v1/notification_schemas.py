@@ -192,6 +192,7 @@ def _bulk_entry(entry: BulkEntryIn, index: int, common: Content) -> BulkEntry:
         default,
         {k: v.to_content() for k, v in entry.localized.items()},
         field=f"target.bulk[{index}].localized",
+        default_field=f"target.bulk[{index}].notification",
     )
     return BulkEntry(entry.user, entry.user_uuid, message)
 
