@@ -169,13 +169,14 @@ async def check_public_url(
     allow_hosts: frozenset[str] = frozenset(),
     field: str = "url",
     resolver: Resolver | None = None,  # the system's getaddrinfo when None
+    scheme: str = "https",
 ) -> PublicUrl:
-    """Refuse `url` unless it is https and every address its host resolves to is public.
+    """Refuse `url` unless it is `scheme` and every address its host resolves to is public.
 
     `allow_private` (fake-provider mode) and `allow_hosts` (the operator's allow-list, exact
     lower-case host names or literals) skip the address check, never the URL rules.
     """
-    parsed = parse_public_url(url, field=field)
+    parsed = parse_public_url(url, field=field, scheme=scheme)
     if allow_private or parsed.host in allow_hosts:
         return parsed
     if parsed.address is not None:

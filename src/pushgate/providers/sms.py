@@ -26,6 +26,7 @@ from pushgate.providers.base import (
     SendResult,
 )
 from pushgate.providers.batching import Attempt, remaining_s, send_all
+from pushgate.providers.endpoint_guard import EndpointGuard
 from pushgate.providers.http import HttpResponse, HttpTransport
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.kinds import ProviderKind
@@ -114,10 +115,7 @@ def gateway_refusal(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "gateway_url must be an http:// or https:// URL"
-    # TODO(lead, issue 4 SSRF): the gateway URL is tenant-supplied too: refuse loopback,
-    # private, link-local and metadata addresses through providers/addresses.py (the Web
-    # Push engineer's guard) unless ProviderOptions.allow_private_addresses is set.
-    return None
+    return None  # its address is checked per batch (EndpointGuard in SmsProvider.send)
 
 
 class SmsProvider:
@@ -140,6 +138,9 @@ class SmsProvider:
         self._auth: tuple[str, str] | None = None
         # A broken gateway setting fails every message as AUTH (configuration), not the build.
         self._config_error = gateway_refusal(self._url)
+        # The gateway URL is tenant-supplied: it passes the SSRF guard before every batch.
+        scheme = urlsplit(self._url).scheme.lower() or "https"
+        self._guard = EndpointGuard(options, scheme=scheme)
         try:
             self._template = template_from_settings(settings)
             self._auth = auth_header(settings, credential.secret)
@@ -150,6 +151,11 @@ class SmsProvider:
         """One result per delivery, in order, all in by batch.deadline."""
         now = self._now()
         prepared = [self._prepare(delivery, now) for delivery in batch.deliveries]
+        if self._config_error is None and any(isinstance(p, GatewayRequest) for p in prepared):
+            refused = (await self._guard.refusals([self._url], batch.deadline)).get(self._url)
+            if refused is not None:
+                refusal = _gateway_refused(refused)
+                prepared = [refusal if isinstance(p, GatewayRequest) else p for p in prepared]
         return await send_all(
             prepared,
             partial(self._send_one, deadline=batch.deadline),
@@ -192,6 +198,14 @@ class SmsProvider:
     async def aclose(self) -> None:
         if self._owns_transport:
             await self._transport.aclose()
+
+
+def _gateway_refused(guard_result: SendResult) -> SendResult:
+    """A refused gateway is the credential's fault (AUTH, configuration); DNS trouble retries."""
+    if guard_result.outcome is Outcome.RETRY:
+        return guard_result
+    reason = "gateway_url points to an address pushgate does not call"
+    return SendResult(Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED, reason)
 
 
 SMS_LIMIT_BYTES = TEXT_LIMIT * 4  # the registry's byte check: 1600 characters of UTF-8 at most

@@ -28,19 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 
 from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import Outcome, ResultCode
-from pushgate.errors import InvalidInput
 from pushgate.providers.addresses import (
     Resolver,
-    UnresolvableHost,
-    check_push_endpoint,
-    parse_public_url,
 )
 from pushgate.providers.base import (
     Batch,
@@ -57,8 +53,8 @@ from pushgate.providers.batching import (
     remaining_s,
     retry,
     send_all,
-    wait_until,
 )
+from pushgate.providers.endpoint_guard import EndpointGuard
 from pushgate.providers.http import HttpTransport, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.kinds import ProviderKind
@@ -78,12 +74,9 @@ from pushgate.providers.webpush_payload import (
 DEFAULT_MAX_IN_FLIGHT = 100
 MAX_CONNECTIONS = 16  # httpx2 pool size across origins; HTTP/2 multiplexes within each
 
-ENDPOINT_REFUSED = SendResult(Outcome.REJECTED, ResultCode.INVALID_DATA, "EndpointRefused")
 EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "Expired")
 TOO_LARGE = SendResult(Outcome.REJECTED, ResultCode.TOO_LARGE, "PayloadTooLarge")
 BAD_KEYS = SendResult(Outcome.DEAD_TOKEN, ResultCode.TOKEN_REJECTED, "InvalidSubscriptionKeys")
-DNS_FAILED = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "DnsFailed", unsent=True)
-DNS_TIMEOUT = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "DnsTimeout", unsent=True)
 
 Clock = Callable[[], float]
 
@@ -113,8 +106,8 @@ class WebPushProvider:
         self._options = options
         self._transport = transport
         self._clock = clock
-        self._allow_hosts = allow_hosts
-        self._resolver = resolver
+        hosts = options.allowed_hosts | allow_hosts
+        self._guard = EndpointGuard(replace(options, allowed_hosts=hosts), resolver=resolver)
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._active: set[asyncio.Task[SendResult]] = set()
         self._closed = False
@@ -123,7 +116,8 @@ class WebPushProvider:
         """One result per delivery of the batch, in order, all by batch.deadline."""
         if self._closed:
             return [retry("closed", unsent=True)] * len(batch.deliveries)
-        refused = await self._guard(batch.deliveries, batch.deadline)
+        tokens = (delivery.recipient.token for delivery in batch.deliveries)
+        refused = await self._guard.refusals(tokens, batch.deadline)
         rendered: dict[int, bytes] = {}
         prepared = [
             refused.get(delivery.recipient.token) or self._prepare(delivery, rendered)
@@ -147,41 +141,6 @@ class WebPushProvider:
         if pending:
             await asyncio.wait(pending)
         await self._transport.aclose()
-
-    async def _guard(
-        self, deliveries: Sequence[Delivery], deadline: float
-    ) -> dict[str, SendResult]:
-        """Refusals by token: the SSRF guard again at send time, one check per host."""
-        refused: dict[str, SendResult] = {}
-        host_of_token: dict[str, str] = {}
-        url_of_host: dict[str, str] = {}
-        for delivery in deliveries:
-            token = delivery.recipient.token
-            try:
-                parsed = parse_public_url(token, field="token")
-            except InvalidInput:
-                refused[token] = ENDPOINT_REFUSED
-                continue
-            host_of_token[token] = parsed.host
-            url_of_host.setdefault(parsed.host, token)
-        if self._options.allow_private_addresses or not url_of_host:
-            return refused  # fake-provider mode: the URL rules only, no address check
-        loop = asyncio.get_running_loop()
-        checks = {
-            host: loop.create_task(
-                check_push_endpoint(
-                    url, allow_private=False, allow_hosts=self._allow_hosts, resolver=self._resolver
-                )
-            )
-            for host, url in url_of_host.items()
-        }
-        await wait_until(list(checks.values()), deadline)
-        verdicts = {host: _guard_verdict(task) for host, task in checks.items()}
-        for token, host in host_of_token.items():
-            verdict = verdicts[host]
-            if verdict is not None:
-                refused[token] = verdict
-        return refused
 
     def _prepare(self, delivery: Delivery, rendered: dict[int, bytes]) -> _Prepared | SendResult:
         """The checks that need no network: expiry, size, subscription keys."""
@@ -239,19 +198,6 @@ class WebPushProvider:
             # The class names the failure; its text may quote the endpoint, a capability URL.
             return retry(type(exc).__name__, unsent=exc.unsent)
         return result_for(response, self._clock())
-
-
-def _guard_verdict(task: asyncio.Task[None]) -> SendResult | None:
-    if task.cancelled():
-        return DNS_TIMEOUT  # the batch deadline came first: nothing was sent
-    error = task.exception()
-    if error is None:
-        return None
-    if isinstance(error, UnresolvableHost):
-        return DNS_FAILED  # may be transient: retried, not refused
-    if isinstance(error, InvalidInput):
-        return ENDPOINT_REFUSED
-    raise error
 
 
 def _render(push: Push, _platform: Platform) -> bytes:

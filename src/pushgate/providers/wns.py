@@ -43,6 +43,7 @@ from pushgate.providers.client_credentials import (
     TokenRefused,
     TokenUnavailable,
 )
+from pushgate.providers.endpoint_guard import EndpointGuard
 from pushgate.providers.http import HttpResponse, HttpTransport, TimedOut, TransportError
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.kinds import ProviderKind
@@ -122,10 +123,7 @@ def channel_refusal(channel_uri: str) -> SendResult | None:
     parts = urlsplit(channel_uri)
     if parts.scheme != "https" or not parts.hostname:
         return NOT_HTTPS
-    # TODO(lead, issue 4 SSRF): also refuse addresses that resolve to loopback, private,
-    # link-local or metadata ranges through providers/addresses.py (the Web Push engineer's
-    # guard), admitting them when ProviderOptions.allow_private_addresses is set (fake mode).
-    return None
+    return None  # its address is checked per batch (EndpointGuard in WnsProvider.send)
 
 
 def notify_headers(
@@ -166,6 +164,7 @@ class WnsProvider:
         self._owns_transport = transport is None
         self._options = options
         self._now = now
+        self._guard = EndpointGuard(options)
         form = {
             "grant_type": "client_credentials",
             "client_id": str(credential.settings["client_id"]),
@@ -180,6 +179,14 @@ class WnsProvider:
     async def send(self, batch: Batch) -> list[SendResult]:
         """One result per delivery, in order, all in by batch.deadline."""
         prepared = self._prepare_all(batch.deliveries)
+        # The channel URIs are device-supplied addresses: the SSRF guard, once per host.
+        urls = [item.url for item in prepared if isinstance(item, _Request)]
+        refused = await self._guard.refusals(urls, batch.deadline)
+        if refused:
+            prepared = [
+                refused.get(item.url, item) if isinstance(item, _Request) else item
+                for item in prepared
+            ]
         if not any(isinstance(item, _Request) for item in prepared):
             return [item for item in prepared if isinstance(item, SendResult)]
         # One token request before fanning out: its failure is every request's answer.

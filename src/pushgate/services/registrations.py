@@ -38,6 +38,8 @@ async def check_endpoint_token(platform: Platform, token: str, options: Provider
     A name that does not resolve now, or not quickly, passes: the adapter checks again at
     every send, which is the check that counts.
     """
+    # WNS channel URIs are URLs too, but vendor APIs register opaque WNS tokens (MobileFirst's
+    # "W"): token shapes are the provider's business, checked at send (the adapter's guard).
     if platform is not Platform.WEBPUSH:
         return
     try:

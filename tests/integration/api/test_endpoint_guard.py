@@ -41,3 +41,14 @@ async def test_a_public_looking_endpoint_is_accepted(client: httpx.AsyncClient) 
     body = {"platform": "w3c", "token": "https://push.example.net/sub/1", "keys": KEYS}
     response = await client.post("/v1/apps/news/registrations", json=body, headers=key)
     assert response.status_code == 201, response.text
+
+
+async def test_an_opaque_wns_token_is_registered_and_judged_at_send(
+    client: httpx.AsyncClient,
+) -> None:
+    """Vendor APIs register opaque tokens (MobileFirst's "W"); WNS's guard runs at send."""
+    await make_app(client, "news")
+    key = {"X-API-Key": await make_key(client, "news", "registrations_write")}
+    body = {"platform": "W", "token": "https://192.168.1.10/w/channel"}
+    response = await client.post("/v1/apps/news/registrations", json=body, headers=key)
+    assert response.status_code == 201, response.text

@@ -61,7 +61,7 @@ class Adapters:
     """Builds adapters on the test's fake and closes them all at the end."""
 
     def __init__(self, certs: FakeCertificates) -> None:
-        self._options = ProviderOptions(ca_file=str(certs.ca_file))
+        self._options = ProviderOptions(ca_file=str(certs.ca_file), allow_private_addresses=True)
         self._built: list[SmsProvider] = []
 
     def build(self, settings: dict[str, Any], secret: dict[str, Any]) -> SmsProvider:
@@ -245,3 +245,18 @@ async def test_slow_number_ends_at_the_batch_deadline(provider: SmsProvider) -> 
     assert [r.outcome for r in results] == [Outcome.SENT, Outcome.RETRY]
     assert results[1].reason == "timeout"
     assert loop.time() - start < 2.5
+
+
+async def test_a_gateway_on_a_private_address_is_a_configuration_error(
+    fake: FakeSmsGateway, certs: FakeCertificates
+) -> None:
+    secret = {"password": AUTH_TOKEN}
+    credential = ProviderCredential(1, "sms", twilio_settings(fake), secret, None, "1")
+    adapter = SmsProvider(credential, ProviderOptions(ca_file=str(certs.ca_file)))
+    try:
+        [result] = await send(adapter, delivery(OK_NUMBER))
+    finally:
+        await adapter.aclose()
+    assert (result.outcome, result.code) == (Outcome.AUTH, ResultCode.CONFIGURATION_EXPIRED)
+    assert "address pushgate does not call" in (result.reason or "")
+    assert fake.inbox.received == []

@@ -68,7 +68,9 @@ async def provider(
     fake: FakeWns, certs: FakeCertificates, clock: ManualClock
 ) -> AsyncIterator[WnsProvider]:
     adapter = WnsProvider(
-        credential(fake), ProviderOptions(ca_file=str(certs.ca_file)), clock=clock
+        credential(fake),
+        ProviderOptions(ca_file=str(certs.ca_file), allow_private_addresses=True),
+        clock=clock,
     )
     yield adapter
     await adapter.aclose()
@@ -217,7 +219,9 @@ async def test_http2_transport_reaches_the_fake_too(
 ) -> None:
     transport = HttpxTransport(ca_file=str(certs.ca_file), http2=True)
     adapter = WnsProvider(
-        credential(fake), ProviderOptions(ca_file=str(certs.ca_file)), transport=transport
+        credential(fake),
+        ProviderOptions(ca_file=str(certs.ca_file), allow_private_addresses=True),
+        transport=transport,
     )
     try:
         results = await send(adapter, *(delivery(fake.channel()) for _ in range(5)))
@@ -282,3 +286,20 @@ async def test_results_keep_the_batch_order(provider: WnsProvider, fake: FakeWns
         ResultCode.TOKEN_REJECTED,
         ResultCode.TOKEN_REJECTED,
     ]
+
+
+async def test_a_channel_uri_on_a_private_address_is_refused_unsent(
+    fake: FakeWns, certs: FakeCertificates
+) -> None:
+    # Without fake-provider mode the guard refuses the loopback fake's own channels.
+    adapter = WnsProvider(credential(fake), ProviderOptions(ca_file=str(certs.ca_file)))
+    try:
+        [result] = await send(adapter, delivery(fake.channel()))
+    finally:
+        await adapter.aclose()
+    assert (result.outcome, result.code, result.reason) == (
+        Outcome.REJECTED,
+        ResultCode.INVALID_DATA,
+        "EndpointRefused",
+    )
+    assert fake.inbox.received == []

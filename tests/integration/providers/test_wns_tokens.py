@@ -87,7 +87,10 @@ async def test_wrong_client_secret_is_auth_without_the_secret(
     fake: FakeWns, certs: FakeCertificates
 ) -> None:
     wrong = "not-the-secret-" + secrets.token_hex(8)
-    adapter = WnsProvider(credential(fake, wrong), ProviderOptions(ca_file=str(certs.ca_file)))
+    adapter = WnsProvider(
+        credential(fake, wrong),
+        ProviderOptions(ca_file=str(certs.ca_file), allow_private_addresses=True),
+    )
     try:
         results = await send(adapter, delivery(fake.channel()), delivery(fake.channel()))
     finally:
@@ -130,7 +133,9 @@ async def test_deployment_endpoint_names_the_token_service(
     bare = ProviderCredential(
         1, "wns", {"client_id": CLIENT_ID}, {"client_secret": SECRET}, None, "1"
     )
-    options = ProviderOptions(ca_file=str(certs.ca_file), endpoints={"wns": fake.token_url})
+    options = ProviderOptions(
+        ca_file=str(certs.ca_file), endpoints={"wns": fake.token_url}, allow_private_addresses=True
+    )
     adapter = WnsProvider(bare, options)
     try:
         [result] = await send(adapter, delivery(fake.channel()))
@@ -162,7 +167,9 @@ async def test_unreachable_token_endpoint_is_unsent_retry(
     gone = ProviderCredential(
         1, "wns", {"client_id": CLIENT_ID}, {"client_secret": SECRET}, dead_url, "1"
     )
-    adapter = WnsProvider(gone, ProviderOptions(ca_file=str(certs.ca_file)))
+    adapter = WnsProvider(
+        gone, ProviderOptions(ca_file=str(certs.ca_file), allow_private_addresses=True)
+    )
     try:
         [result] = await send(adapter, delivery(fake.channel()))
     finally:
