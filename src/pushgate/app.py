@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 import secrets
 import signal
@@ -11,6 +12,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as redis_async
@@ -32,6 +34,7 @@ from pushgate.http.limits import BodyLimitMiddleware
 from pushgate.providers.base import ProviderOptions
 from pushgate.providers.registry import ProviderRegistry, default_kinds
 from pushgate.services.auth import Authenticator, ensure_admin_key
+from pushgate.services.credential_checks import CheckedCredential, check_credential
 from pushgate.services.vault import Vault, load_master_key
 from pushgate.store.engine import Database
 
@@ -58,6 +61,7 @@ def build_engine(
     if registry is None:
         options = ProviderOptions(
             ca_file=str(settings.provider_ca_file) if settings.provider_ca_file else None,
+            endpoints=dict(settings.provider_endpoints),
             send_timeout_s=settings.send_timeout_s,
             allow_private_addresses=settings.endpoint_allow_private,
             allowed_hosts=frozenset(h.lower() for h in settings.endpoint_allow_hosts),
@@ -88,8 +92,23 @@ def build_engine(
     else:
         queue = DbQueue(db, owner=process_owner(), lease_s=config.lease_s, clock=clock)
     return DeliveryEngine(
-        db, queue, registry, vault.open, config=config, clock=clock, limiter=limiter
+        db,
+        queue,
+        registry,
+        vault.open,
+        config=config,
+        clock=clock,
+        limiter=limiter,
+        fallback_credentials=load_fallback_credentials(settings.fake_credentials),
     )
+
+
+def load_fallback_credentials(path: Path | None) -> dict[str, CheckedCredential]:
+    """{provider: credential} for apps that have none (fake-provider mode), checked as usual."""
+    if path is None:
+        return {}
+    raw = json.loads(path.read_text())
+    return {provider: check_credential(provider, fields) for provider, fields in raw.items()}
 
 
 async def build_runtime(

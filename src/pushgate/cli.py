@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,8 +14,11 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from pushgate import cli_fakes
 from pushgate.app import run_worker, utc_now
 from pushgate.config import Settings
+from pushgate.fakes.control import DEFAULT_PORT as DEFAULT_FAKES_PORT
+from pushgate.fakes.deployment import FakeDeployment
 from pushgate.services.auth import ensure_admin_key
 from pushgate.store.engine import Database
 from pushgate.store.migrations import current_revision, head_revision, upgrade
@@ -68,10 +73,23 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [8080]")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="HTTP worker processes")] = 1,
+    fake_providers: Annotated[
+        bool,
+        typer.Option(
+            "--fake-providers",
+            help="Start the fake APNs/FCM/Web Push/WNS/SMS in-process and deliver to them",
+        ),
+    ] = False,
+    fakes_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="The fakes' control API port [8099]")
+    ] = DEFAULT_FAKES_PORT,
 ) -> None:
     """Migrate the database and serve the API (SQLite under ./data unless configured)."""
     settings = _settings(host=host, port=port)
     configure_logging(settings.log_level)
+    if fake_providers:
+        _start_fakes((settings.data_dir / "fakes").resolve(), fakes_port)
+        settings = _settings(host=host, port=port)  # now with the fakes' PUSHGATE_* settings
     generated = asyncio.run(_prepare(settings))
     if generated is not None:
         _err.print(
@@ -92,6 +110,50 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+def _start_fakes(directory: Path, port: int) -> None:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    endpoints = cli_fakes.start_in_thread(directory, port)
+    _err.print(
+        "[bold]fake providers[/] (their CA: " + endpoints.ca_file + ")\n"
+        f"  APNs {endpoints.apns} (sandbox {endpoints.apns_sandbox})\n"
+        f"  FCM {endpoints.fcm}  Web Push {endpoints.webpush}  WNS {endpoints.wns}\n"
+        f"  SMS {endpoints.sms}\n"
+        f"  control API {endpoints.control} (GET /received, PUT /behaviour, "
+        "POST /webpush/subscriptions)\n"
+        "  apps without credentials deliver to them with test credentials"
+    )
+
+
+@app.command()
+def fakes(
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="The control API's port [8099]")
+    ] = DEFAULT_FAKES_PORT,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the CA and fakes.json are written")
+    ] = Path("./data/fakes"),
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print endpoints and credentials as JSON")
+    ] = False,
+) -> None:
+    """Run the fake providers alone (develop without Apple or Google accounts)."""
+    directory = directory.resolve()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def announce(deployment: FakeDeployment) -> None:
+        if json_output:  # one line, for scripts
+            sys.stdout.write(json.dumps(deployment.describe()) + "\n")
+            sys.stdout.flush()
+            return
+        endpoints = deployment.endpoints()
+        _err.print(f"fake providers running; everything a client needs: {directory / 'fakes.json'}")
+        for name in ("apns", "apns_sandbox", "fcm", "fcm_token", "webpush", "wns", "sms"):
+            _err.print(f"  {name:13} {getattr(endpoints, name)}")
+        _err.print(f"  control API   {endpoints.control}\n  CA file       {endpoints.ca_file}")
+
+    asyncio.run(cli_fakes.run_forever(directory, port, announce))
 
 
 @app.command()

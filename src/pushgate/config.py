@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     provider_ca_file: Path | None = Field(
         default=None, description="Extra CA certificates trusted for provider connections"
     )
+    provider_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URLs for providers whose credential names none, as JSON: apns, "
+        "apns_sandbox, fcm, fcm_token (replaces a service account's token_uri), wns",
+    )
+    fake_credentials: Path | None = Field(
+        default=None,
+        description="A JSON file {provider: credential fields} used for apps without a "
+        "credential of their own (set by serve --fake-providers)",
+    )
     endpoint_allow_private: bool = Field(
         default=False,
         description="Let Web Push endpoints (and other tenant URLs) reach private addresses",

@@ -8,8 +8,9 @@ are re-read at most every `refresh_s`, so a change reaches running workers withi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
@@ -20,6 +21,16 @@ from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
 
 _log = structlog.get_logger("pushgate.delivery")
+
+
+class FallbackCredential(Protocol):
+    """A credential for apps without their own (fake-provider mode's test credentials)."""
+
+    @property
+    def settings(self) -> JsonObject: ...
+
+    @property
+    def secret(self) -> JsonObject: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +56,10 @@ class AdapterPool:
         open_secret: Callable[[str], JsonObject],
         *,
         refresh_s: float = 10.0,
+        fallback: Mapping[str, FallbackCredential] | None = None,
     ) -> None:
         self._registry = registry
+        self._fallback = dict(fallback or {})
         self._db = db
         self._open = open_secret
         self._refresh_s = refresh_s
@@ -93,7 +106,7 @@ class AdapterPool:
             info = await uow.credentials.get(app_id, provider)
             sealed = await uow.credentials.get_sealed(app_id, provider)
         if info is None or sealed is None:
-            return None
+            return self._fallback_for(app_id, provider)
         return ProviderCredential(
             app_id=app_id,
             provider=provider,
@@ -101,6 +114,14 @@ class AdapterPool:
             secret=self._open(sealed),
             endpoint=info.endpoint,
             version=info.updated_at.isoformat(),
+        )
+
+    def _fallback_for(self, app_id: int, provider: str) -> ProviderCredential | None:
+        found = self._fallback.get(provider)
+        if found is None:
+            return None
+        return ProviderCredential(
+            app_id, provider, found.settings, found.secret, endpoint=None, version="fallback"
         )
 
     async def close_retired(self, *, older_than_s: float = 120.0) -> None:

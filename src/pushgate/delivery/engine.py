@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pushgate.delivery.adapters import AdapterPool
+from pushgate.delivery.adapters import AdapterPool, FallbackCredential
 from pushgate.delivery.batches import BatchDone, BatchRunner
 from pushgate.delivery.fanout import Planner
 from pushgate.delivery.limiter import LocalLimiter, RateLimiter
@@ -62,6 +62,7 @@ class DeliveryEngine:
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
         limiter: RateLimiter | None = None,
+        fallback_credentials: Mapping[str, FallbackCredential] | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -70,7 +71,7 @@ class DeliveryEngine:
         self.clock = clock
         self._background: set[asyncio.Task[Any]] = set()
         cache = PreparedCache()
-        self.adapters = AdapterPool(registry, db, open_secret)
+        self.adapters = AdapterPool(registry, db, open_secret, fallback=fallback_credentials)
         self.limiter = limiter or LocalLimiter()
         sender = Sender(
             self.adapters,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import fields
 from typing import Any
 from urllib.parse import parse_qs
@@ -127,14 +127,19 @@ class ControlServer(ServedFake):
         *,
         host: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
+        routes: Mapping[str, Callable[[FakeRequest], Awaitable[FakeResponse]]] | None = None,
     ) -> None:
         self.inbox = inbox
         self.plans = dict(plans)
+        self.routes = dict(routes or {})  # more paths of a deployment (fakes/deployment.py)
         self._server = FakeHttpServer(
             self._handle, ssl_context=None, host=_loopback(host), port=port
         )
 
     async def _handle(self, request: FakeRequest) -> FakeResponse:
+        extra = self.routes.get(request.path)
+        if extra is not None:
+            return await extra(request)
         if request.path == "/received":
             return self._received(request)
         if request.path == "/behaviour":
