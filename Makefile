@@ -15,7 +15,7 @@ uv:
 
 serve: uv
 	$(UV) sync --frozen --no-dev
-	$(UV) run --frozen --no-dev pushgate serve
+	$(UV) run --frozen --no-dev pushgate serve $(SERVE_ARGS)
 
 lint: uv
 	$(UV) sync --frozen
