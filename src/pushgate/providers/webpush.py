@@ -53,10 +53,11 @@ from pushgate.providers.batching import (
     remaining_s,
     retry,
     send_all,
+    transport_result,
 )
 from pushgate.providers.endpoint_guard import EndpointGuard
 from pushgate.providers.http import HttpTransport, TransportError
-from pushgate.providers.http_httpx import HttpxTransport
+from pushgate.providers.http_curl import CurlTransport
 from pushgate.providers.kinds import ProviderKind
 from pushgate.providers.vapid import VapidSigner, endpoint_origin, load_vapid_keys
 from pushgate.providers.webpush_answers import result_for
@@ -72,7 +73,7 @@ from pushgate.providers.webpush_payload import (
 )
 
 DEFAULT_MAX_IN_FLIGHT = 100
-MAX_CONNECTIONS = 16  # httpx2 pool size across origins; HTTP/2 multiplexes within each
+MAX_CONNECTIONS = 16  # per origin (libcurl pools per host); HTTP/2 multiplexes within each
 
 EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "Expired")
 TOO_LARGE = SendResult(Outcome.REJECTED, ResultCode.TOO_LARGE, "PayloadTooLarge")
@@ -195,8 +196,9 @@ class WebPushProvider:
                 "POST", delivery.recipient.token, headers, body, timeout_s=timeout_s
             )
         except TransportError as exc:
-            # The class names the failure; its text may quote the endpoint, a capability URL.
-            return retry(type(exc).__name__, unsent=exc.unsent)
+            # The class names the failure (its text may quote the endpoint, a capability URL);
+            # the transport's own timeout answers like the batch deadline: "timeout".
+            return transport_result(exc)
         return result_for(response, self._clock())
 
 
@@ -210,9 +212,8 @@ def webpush_kind(*, clock: Clock = time.time) -> ProviderKind:
     def build(credential: ProviderCredential | None, options: ProviderOptions) -> Provider:
         if credential is None:
             raise ValueError("webpush needs a VAPID credential")
-        transport = HttpxTransport(
-            ca_file=options.ca_file, http2=True, max_connections=MAX_CONNECTIONS
-        )
+        # One libcurl multi handle for every origin: it pools connections per host itself.
+        transport = CurlTransport(ca_file=options.ca_file, max_connections=MAX_CONNECTIONS)
         return WebPushProvider(
             credential, options, transport=transport, clock=clock, allow_hosts=options.allowed_hosts
         )

@@ -23,7 +23,7 @@ from pushgate.providers.base import (
     Recipient,
 )
 from pushgate.providers.fcm import FcmProvider
-from pushgate.providers.http_httpx import HttpxTransport
+from pushgate.providers.http_curl import CurlTransport
 
 PROJECT = "pushgate-test"
 
@@ -75,7 +75,7 @@ class FcmWorld:
             endpoints=endpoints or {},
             send_timeout_s=send_timeout_s,
         )
-        transport = HttpxTransport(http2=True, ca_file=options.ca_file)
+        transport = CurlTransport(ca_file=options.ca_file)  # what build_fcm gives it
         return FcmProvider(
             credential or self.credential(), options, transport=transport, clock=self.clock
         )

@@ -23,7 +23,7 @@ from pushgate.providers.base import (
     Recipient,
     SendResult,
 )
-from pushgate.providers.http_httpx import HttpxTransport
+from pushgate.providers.http_curl import CurlTransport
 from pushgate.providers.webpush import WebPushProvider
 from pushgate.services.credential_checks import check_credential
 
@@ -61,7 +61,7 @@ def provider(
     allow_hosts: frozenset[str] = frozenset(),
     max_in_flight: int = 100,
 ) -> WebPushProvider:
-    transport = HttpxTransport(ca_file=opts.ca_file, http2=True)
+    transport = CurlTransport(ca_file=opts.ca_file)  # what the kind builds
     return WebPushProvider(
         cred,
         opts,

@@ -180,7 +180,7 @@ async def test_the_registry_kind_renders_and_builds_a_working_provider(
     built = kind.build(cred, registry.options)
     try:
         deadline = asyncio.get_running_loop().time() + 20
-        # Built by the kind: HttpxTransport over HTTP/2, the CA from ProviderOptions.
+        # Built by the kind: CurlTransport over HTTP/2, the CA from ProviderOptions.
         [result] = await built.send(Batch(1, [delivery(fake.subscribe(), push(clock))], deadline))
         assert result.outcome is Outcome.SENT
         assert fake.http_versions == {"2": 1}
