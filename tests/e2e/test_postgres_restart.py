@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -24,7 +24,7 @@ from pushgate.providers.kinds import ProviderRegistry
 from pushgate.providers.recording import Recorder, recording_kinds
 from pushgate.store.engine import Database
 from pushgate.store.migrations import upgrade
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_for
 from tests.e2e.databases import seed_topic
 from tests.e2e.private_servers import PrivatePostgres, private_postgres
 from tests.integration.api.helpers import ADMIN, make_app, make_key
@@ -37,14 +37,6 @@ AUDIENCE = 10_000
 async def server() -> AsyncIterator[PrivatePostgres]:
     with private_postgres() as pg:
         yield pg
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_crash_during_a_broadcast_loses_nothing_and_answers_503(
@@ -76,7 +68,7 @@ async def test_a_crash_during_a_broadcast_loses_nothing_and_answers_503(
         async def under_way() -> bool:
             return recorder.count >= AUDIENCE // 4
 
-        await _until(under_way, 60, "the broadcast to be under way")
+        await wait_for(under_way, timeout_s=60, what="the broadcast to be under way")
         server.stop()  # the crash
         at_crash = recorder.count
         during = await client.post(
@@ -98,7 +90,7 @@ async def test_a_crash_during_a_broadcast_loses_nothing_and_answers_503(
                 return False
             return status.status_code == 200 and status.json()["state"] == "done"
 
-        await _until(done, 60, "the broadcast to finish after the restart")
+        await wait_for(done, timeout_s=60, what="the broadcast to finish after the restart")
         recovered_s = time.monotonic() - started
         status = (await client.get(f"/v1/apps/news/notifications/{nid}", headers=ADMIN)).json()
     await worker.stop()

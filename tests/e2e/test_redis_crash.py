@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +21,7 @@ from pushgate.providers.base import ProviderOptions
 from pushgate.providers.kinds import ProviderRegistry
 from pushgate.providers.recording import Recorder, recording_kinds
 from pushgate.store.engine import Database
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_for
 from tests.e2e.databases import seed_topic
 from tests.e2e.private_servers import PrivateRedis, private_redis
 from tests.integration.api.helpers import make_app, make_key
@@ -35,14 +35,6 @@ STALL_S = 4.0
 async def redis_server(request: pytest.FixtureRequest) -> AsyncIterator[PrivateRedis]:
     with private_redis(appendonly=request.param) as server:
         yield server
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_redis_killed_mid_fanout_loses_nothing(
@@ -67,7 +59,7 @@ async def test_redis_killed_mid_fanout_loses_nothing(
         async def under_way() -> bool:
             return recorder.count >= AUDIENCE // 4
 
-        await _until(under_way, 60, "the fan-out to be under way")
+        await wait_for(under_way, timeout_s=60, what="the fan-out to be under way")
         redis_server.kill()
         at_kill = recorder.count
         while_down = await client.post("/v1/apps/news/notifications", json=body, headers=key)
@@ -83,7 +75,9 @@ async def test_redis_killed_mid_fanout_loses_nothing(
                     return False
             return True
 
-        await _until(both_done, 90, "both notifications to finish after the restart")
+        await wait_for(
+            both_done, timeout_s=90, what="both notifications to finish after the restart"
+        )
         recovered_s = time.monotonic() - restarted
         counts = [
             (await client.get(f"/v1/apps/news/notifications/{nid}", headers=key)).json()["counts"]

@@ -6,13 +6,12 @@ bounded by what the killed worker had in flight, no job is left behind.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -35,7 +34,7 @@ from pushgate.services import notifications as sending
 from pushgate.services.vault import Vault
 from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
-from tests.conftest import MASTER_KEY
+from tests.conftest import MASTER_KEY, wait_for
 from tests.e2e.databases import fresh_postgres, seed_topic
 from tests.e2e.private_servers import private_redis
 
@@ -85,15 +84,6 @@ def worker_process(
 
 def ledger_lines(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
-
-
-async def wait_until(condition: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await condition():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(params=["database", "redis"])
@@ -161,13 +151,15 @@ async def test_sigkill_of_one_worker_mid_fanout_loses_nothing(
 
             # The victim delivers some batches, then holds IN_FLIGHT delivered but unrecorded
             # ones when the second worker joins the fan-out and the victim is killed.
-            await wait_until(victim_holds_delivered_batches, 60, "the victim to deliver")
+            await wait_for(
+                victim_holds_delivered_batches, timeout_s=60, what="the victim to deliver"
+            )
             with worker_process(url, survivor_ledger, log, queue_env):
 
                 async def survivor_working() -> bool:
                     return len(ledger_lines(survivor_ledger)) >= PAGE
 
-                await wait_until(survivor_working, 60, "the second worker to deliver")
+                await wait_for(survivor_working, timeout_s=60, what="the second worker to deliver")
                 victim.send_signal(signal.SIGKILL)
                 victim.wait()
                 killed_at = len(ledger_lines(victim_ledger)) + len(ledger_lines(survivor_ledger))
@@ -177,8 +169,10 @@ async def test_sigkill_of_one_worker_mid_fanout_loses_nothing(
                         found = await uow.notifications.get(nid)
                     return found is not None and found.state.value == "done"
 
-                await wait_until(
-                    done, 120, f"the notification to finish\n{log.read_text()[-2000:]}"
+                await wait_for(
+                    done,
+                    timeout_s=120,
+                    what=f"the notification to finish\n{log.read_text()[-2000:]}",
                 )
         async with unit_of_work(db, readonly=True) as uow:
             found = await uow.notifications.get(nid)

@@ -7,14 +7,14 @@ path the real adapters take), never by patching.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from pushgate.app import build_runtime, create_app
+from pushgate.app import build_runtime
 from pushgate.delivery.engine import DeliveryConfig
 from pushgate.delivery.worker import Worker
 from pushgate.http.deps import Runtime
@@ -22,7 +22,9 @@ from pushgate.providers.base import ProviderOptions
 from pushgate.providers.recording import Recorder, recording_kinds
 from pushgate.providers.registry import ProviderRegistry
 from pushgate.store.engine import Database
-from tests.conftest import FixedClock, make_settings
+from tests.conftest import FixedClock, make_settings, wait_for
+
+__all__ = ["wait_for"]  # the delivery tests import it from here too
 from tests.integration.api.helpers import make_app, make_key
 
 SEND_ROLES = (
@@ -80,14 +82,6 @@ async def runtime(
 
 
 @pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime.settings, runtime)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://pushgate.test") as http:
-        yield http
-
-
-@pytest.fixture
 async def worker(runtime: Runtime) -> AsyncIterator[Worker]:
     """The delivery worker, running for the test."""
     running = Worker(runtime.engine)
@@ -101,18 +95,6 @@ async def worker(runtime: Runtime) -> AsyncIterator[Worker]:
 async def app_key(client: httpx.AsyncClient) -> dict[str, str]:
     await make_app(client, "news")
     return {"X-API-Key": await make_key(client, "news", *SEND_ROLES)}
-
-
-async def wait_for(
-    condition: Callable[[], Awaitable[bool]], *, timeout_s: float = 10.0, what: str = "condition"
-) -> None:
-    """Poll `condition` until it holds; fail after `timeout_s` (a deadline, not a sleep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await condition():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def register(
