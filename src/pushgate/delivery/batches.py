@@ -123,10 +123,11 @@ class BatchRunner:
             return await uow.audience.history([r.registration_id for r in rows])
 
     async def _explode(self, job: Job, rows: Sequence[AudienceRow]) -> None:
-        """A batch that keeps failing as a whole (poison): retry its deliveries one by one."""
+        """A batch that keeps failing as a whole (a worker dying on it): hand its deliveries to
+        the retry loop, where each counts its own attempts and gives up on its own."""
         now = self._clock()
         _log.warning(
-            "batch failed repeatedly; retrying its deliveries singly",
+            "batch failed repeatedly; its deliveries go to the retry loop",
             notification=job.notification_id,
             attempts=job.attempts,
         )

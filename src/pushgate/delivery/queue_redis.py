@@ -141,10 +141,7 @@ class RedisQueue:
 
     async def _flush(self, ops: list[tuple[str, tuple[Any, ...]]]) -> None:
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                for name, args in ops:
-                    getattr(pipe, name)(*args)
-                await pipe.execute()
+            await self._flush_raising(ops)
         except RedisError:
             # Committed in the database, not queued: the recovery sweep re-plans it.
             _log.warning("queue write failed after commit; the sweep will recover it")
@@ -260,6 +257,7 @@ class RedisQueue:
         await self._call(self._flush_raising(ops))
 
     async def _flush_raising(self, ops: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """The writes as one MULTI/EXEC block: all of them, or none."""
         async with self._redis.pipeline(transaction=True) as pipe:
             for name, args in ops:
                 getattr(pipe, name)(*args)
