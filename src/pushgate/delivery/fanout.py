@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 
@@ -175,7 +175,3 @@ def local_due(wall: datetime, time_zone: str | None) -> datetime:
     zone = resolve_time_zone(time_zone) if time_zone else None
     naive = wall.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     return naive.replace(tzinfo=zone or UTC).astimezone(UTC)
-
-
-EARLIEST_ZONE = timedelta(hours=14)  # UTC+14 (Line Islands) sees a wall time first
-LATEST_ZONE = timedelta(hours=12)  # UTC-12 sees it last

@@ -54,6 +54,11 @@ ABBREVIATIONS: dict[str, str] = {
     "brt": "America/Sao_Paulo",
 }
 
+# A wall-clock time comes first at UTC+14 (Line Islands) and last at UTC-12: a local-time
+# send starts that much before its wall time read as UTC, and lasts that much after.
+EARLIEST_OFFSET = timedelta(hours=14)
+LATEST_OFFSET = timedelta(hours=12)
+
 _OFFSET = re.compile(r"^(?:utc|gmt)?([+-])([0-9]{1,2})(?::?([0-9]{2}))?$")  # ASCII digits
 
 

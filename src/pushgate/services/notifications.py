@@ -17,7 +17,6 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from pushgate.delivery.engine import DeliveryEngine
-from pushgate.delivery.fanout import EARLIEST_ZONE
 from pushgate.domain.ids import new_id
 from pushgate.domain.jobs import Job, JobKind, NewJob
 from pushgate.domain.notifications import (
@@ -31,6 +30,7 @@ from pushgate.domain.notifications import (
 from pushgate.domain.roles import Role, grants
 from pushgate.domain.statuses import DeliveryStatus, ResultCode, receipt_allowed
 from pushgate.domain.targets import TargetKind
+from pushgate.domain.timezones import EARLIEST_OFFSET
 from pushgate.errors import Conflict, InvalidInput, NotFound
 from pushgate.services.auth import Principal
 from pushgate.store.repos.audience import PageQuery
@@ -88,7 +88,7 @@ def _check_schedule(request: NotificationRequest, now: datetime) -> datetime | N
         return None
     if request.send_at - now > MAX_SCHEDULE_AHEAD:
         raise InvalidInput("must lie at most 365 days ahead", field="send_at")
-    start = request.send_at - EARLIEST_ZONE if request.local_time else request.send_at
+    start = request.send_at - EARLIEST_OFFSET if request.local_time else request.send_at
     return start if start > now else None
 
 

@@ -18,6 +18,7 @@ from pushgate.domain.payload import (
 )
 from pushgate.domain.platforms import resolve_platform
 from pushgate.domain.targets import BulkEntry, CapabilityUser, Target, TargetKind, check_target
+from pushgate.domain.timezones import LATEST_OFFSET
 from pushgate.errors import InvalidInput
 from pushgate.services.notifications import TargetResult
 from pushgate.store.repos.deliveries import DeliveryRecord
@@ -183,7 +184,7 @@ def _start(send_at: datetime | None, local_time: bool, now: datetime) -> datetim
     """When TTL starts counting: the last wall-clock zone's send time for local time."""
     if send_at is None:
         return now
-    return send_at + timedelta(hours=12) if local_time else max(send_at, now)
+    return send_at + LATEST_OFFSET if local_time else max(send_at, now)
 
 
 def _bulk_entry(entry: BulkEntryIn, index: int, common: Content) -> BulkEntry:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, true, update
+from sqlalchemy import case, delete, select, true, update
 
 from pushgate.domain.notifications import Counts, Lane, Notification, NotificationState
 from pushgate.domain.statuses import DeliveryStatus
@@ -265,7 +265,3 @@ class NotificationRepo(Repo):
             .values(epoch=epoch + 1, planned=0, batches_open=0, fanout_done=False, updated_at=now)
         )
         return epoch + 1 if result.rowcount else None
-
-    async def count_for_app(self, app_id: int) -> int:
-        stmt = select(func.count()).select_from(_N).where(_N.c.app_id == app_id)
-        return int((await self.conn.execute(stmt)).scalar_one())
