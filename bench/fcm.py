@@ -1,7 +1,7 @@
 """FCM adapter throughput against the fake FCM, the fake in its own process.
 
 Usage: uv run python bench/fcm.py [--seconds 10] [--batch 500] [--in-flight 256]
-       [--transport httpx2|none]
+       [--transport curl|httpx2|none]
 
 `--transport none` answers every request at once without I/O (the token still comes from
 the fake): what is left is the adapter's own work per send (render, tasks, answer table).
@@ -43,6 +43,7 @@ from pushgate.providers.base import (
 )
 from pushgate.providers.fcm import MAX_IN_FLIGHT, FcmProvider
 from pushgate.providers.http import Headers, HttpResponse, HttpTransport
+from pushgate.providers.http_curl import CurlTransport
 from pushgate.providers.http_httpx import HttpxTransport
 
 PROJECT = "bench-project"
@@ -84,11 +85,13 @@ def build_provider(url: str, ca_file: str, account: dict[str, Any], args: Any) -
     credential = ProviderCredential(
         1, "fcm", {"project_id": PROJECT}, {"service_account": account}, url, "1"
     )
-    transport: HttpTransport = (
-        AnsweringTransport()
-        if args.transport == "none"
-        else HttpxTransport(http2=True, ca_file=ca_file)
-    )
+    transport: HttpTransport
+    if args.transport == "none":
+        transport = AnsweringTransport()
+    elif args.transport == "httpx2":
+        transport = HttpxTransport(http2=True, ca_file=ca_file)
+    else:  # what build_fcm uses
+        transport = CurlTransport(ca_file=ca_file, max_connections=4)
     options = ProviderOptions(ca_file=ca_file)
     return FcmProvider(credential, options, transport=transport, max_in_flight=args.in_flight)
 
@@ -143,7 +146,11 @@ async def measure(
         "seconds": round(elapsed, 1),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "transport": "httpx2 http2" if args.transport == "httpx2" else "none (answers 200 at once)",
+        "transport": {
+            "curl": "pycurl http2 (production)",
+            "httpx2": "httpx2 http2",
+            "none": "none (answers 200 at once)",
+        }[args.transport],
         "fake": "hypercorn (separate process)",
     }
 
@@ -153,7 +160,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--in-flight", type=int, default=MAX_IN_FLIGHT)
-    parser.add_argument("--transport", choices=("httpx2", "none"), default="httpx2")
+    parser.add_argument("--transport", choices=("curl", "httpx2", "none"), default="curl")
     args = parser.parse_args()
     ours, theirs = multiprocessing.Pipe()
     with tempfile.TemporaryDirectory() as directory:

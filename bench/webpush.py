@@ -32,7 +32,7 @@ from pushgate.providers.base import (
     Push,
     Recipient,
 )
-from pushgate.providers.http_httpx import HttpxTransport
+from pushgate.providers.http_curl import CurlTransport
 from pushgate.providers.vapid import VapidSigner, load_vapid_keys
 from pushgate.providers.webpush import WebPushProvider
 from pushgate.providers.webpush_payload import (
@@ -68,7 +68,7 @@ async def sends_per_second(fake: FakeWebPush, ca_file: str, messages: int, batch
     adapter = WebPushProvider(
         _credential(),
         options,
-        transport=HttpxTransport(ca_file=ca_file, http2=True),
+        transport=CurlTransport(ca_file=ca_file),  # what webpush_kind builds
     )
     push = Push(CONTENT, DeliveryOptions(datetime.now(UTC) + timedelta(hours=1)))
     deliveries = []
@@ -109,7 +109,7 @@ async def main() -> None:
         "messages": args.messages,
         "batch": args.batch,
         "adapter_cpu_us_per_message": round(cpu_us, 1),
-        "sends_per_s_httpx2_h2_same_process_fake": round(rate),
+        "sends_per_s_curl_h2_same_process_fake": round(rate),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
