@@ -21,6 +21,18 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     return {**env, "PUSHGATE_DATA_DIR": str(data_dir), **extra}
 
 
+def _cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`pushgate ARGS` run to its end with a clean PUSHGATE_* environment."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and CLI
+        [sys.executable, "-m", "pushgate.cli", *args],
+        env=_env(data_dir, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_serve_generates_the_admin_key_once_and_keeps_secrets_private(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with live_server(data_dir, {}) as server:
@@ -45,27 +57,13 @@ def test_serve_generates_the_admin_key_once_and_keeps_secrets_private(tmp_path: 
 
 
 def test_migrate_reports_the_revision(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pushgate.cli", "migrate"],
-        env=_env(tmp_path / "data"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _cli(tmp_path / "data", "migrate")
     assert result.returncode == 0, result.stderr
     assert "revision 0003" in result.stdout
 
 
 def test_bad_configuration_names_the_variable_and_exits_2(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pushgate.cli", "serve"],
-        env=_env(tmp_path / "data", PUSHGATE_PORT="eighty", PUSHGATE_ADMIN_KEY="changeme"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _cli(tmp_path / "data", "serve", PUSHGATE_PORT="eighty", PUSHGATE_ADMIN_KEY="changeme")
     assert result.returncode == 2
     assert "PUSHGATE_PORT" in result.stderr
     assert "PUSHGATE_ADMIN_KEY" in result.stderr
@@ -79,14 +77,7 @@ def test_host_and_port_options_choose_the_address(tmp_path: Path) -> None:
 
 
 def test_worker_refuses_a_database_behind_the_code(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pushgate.cli", "worker"],
-        env=_env(tmp_path / "data"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _cli(tmp_path / "data", "worker")
     assert result.returncode == 2
     assert "pushgate migrate" in result.stderr
 
@@ -94,8 +85,7 @@ def test_worker_refuses_a_database_behind_the_code(tmp_path: Path) -> None:
 def test_worker_delivers_and_stops_on_sigterm(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = _env(data_dir)
-    migrate = [sys.executable, "-m", "pushgate.cli", "migrate"]
-    subprocess.run(migrate, env=env, capture_output=True, timeout=60, check=True)  # noqa: S603
+    assert _cli(data_dir, "migrate").returncode == 0
     with live_server(data_dir, {"PUSHGATE_WORKER": "false"}) as server:
         admin_key = KEY_PATTERN.findall(server.log.read_text())[0]
         admin = {"X-API-Key": admin_key}
