@@ -28,6 +28,7 @@ from pushgate.delivery.queue import Queue
 from pushgate.delivery.queue_db import DbQueue
 from pushgate.delivery.queue_redis import RedisQueue
 from pushgate.delivery.worker import Worker
+from pushgate.dialects import ROUTERS as DIALECT_ROUTERS
 from pushgate.http.deps import Runtime
 from pushgate.http.errors import install_error_handlers
 from pushgate.http.limits import BodyLimitMiddleware
@@ -35,6 +36,7 @@ from pushgate.providers.base import ProviderOptions
 from pushgate.providers.registry import ProviderRegistry, default_kinds
 from pushgate.services.auth import Authenticator, ensure_admin_key
 from pushgate.services.credential_checks import CheckedCredential, check_credential
+from pushgate.services.user_auth import UserAuthenticator
 from pushgate.services.vault import Vault, load_master_key
 from pushgate.store.engine import Database
 
@@ -135,7 +137,8 @@ async def build_runtime(
         clock=clock,
     )
     engine = build_engine(settings, db, vault, registry=registry, clock=clock, config=delivery)
-    return Runtime(settings, db, vault, auth, clock, engine), generated
+    users = UserAuthenticator(db, vault, cache_ttl_s=settings.auth_cache_ttl_s, clock=clock)
+    return Runtime(settings, db, vault, auth, clock, engine, users), generated
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -181,6 +184,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    for router in DIALECT_ROUTERS:
+        app.include_router(router)
     _document_security(app)
     return app
 

@@ -18,6 +18,7 @@ from pushgate.delivery.fanout import prepare
 from pushgate.delivery.prepared import Prepared, PreparedCache
 from pushgate.delivery.queue import Queue
 from pushgate.delivery.sender import Sender, SendReport
+from pushgate.domain.events import EventKind
 from pushgate.domain.jobs import Job
 from pushgate.domain.notifications import NotificationState
 from pushgate.domain.statuses import DeliveryStatus, ResultCode
@@ -194,7 +195,18 @@ class BatchRunner:
                 provider=suspect.provider,
                 notification=prepared.notification.id,
             )
-            await uow.credentials.mark_suspect(app_id, suspect.provider, suspect.reason, now)
+            if await uow.credentials.mark_suspect(app_id, suspect.provider, suspect.reason, now):
+                await uow.events.append(
+                    app_id,
+                    EventKind.CREDENTIAL_SUSPECT.value,
+                    suspect.provider,
+                    {
+                        "provider": suspect.provider,
+                        "reason": suspect.reason,
+                        "notification_id": prepared.notification.id,
+                    },
+                    now,
+                )
 
     async def run_due(self, limit: int | None = None) -> int:
         """Send the retries whose time has come; the number of deliveries tried."""

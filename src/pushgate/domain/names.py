@@ -32,3 +32,9 @@ def check_topic_name(value: str, *, field: str = "name") -> str:
             field=field,
         )
     return value
+
+
+def check_user_name(value: str, *, field: str = "name") -> str:
+    """User names come from vendor clients (e-mail addresses, names with spaces): the topic
+    rule, which keeps them usable in a path segment."""
+    return check_topic_name(value, field=field)

@@ -46,6 +46,9 @@ class CredentialInfo:
     endpoint: str | None
     created_at: datetime
     updated_at: datetime
+    # Set by the mass-invalidation guard (see delivery/sender.py), cleared by a new credential.
+    suspect_at: datetime | None = None
+    suspect_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +137,56 @@ class RegistrationFilter:
     capability: str | None = None
     active: bool | None = None
     device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppUser:
+    """An end user of an app; devices authenticate as one and registrations carry its name."""
+
+    id: int
+    app_id: int
+    name: str
+    has_password: bool
+    email: str | None
+    external_id: str | None
+    user_uuid: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# User columns a client may write (the password is written as its hash, by the service).
+WRITABLE_USER_FIELDS: frozenset[str] = frozenset({"email", "external_id", "user_uuid"})
+
+
+@dataclass(frozen=True, slots=True)
+class UserToken:
+    """A token pushgate issued to a user: what may be shown of it (never the token)."""
+
+    id: str
+    user_id: int
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushPlatform:
+    """One of an app's named platforms (ServiceNow's Push Platform record)."""
+
+    app_id: int
+    name: str
+    platform: Platform
+    sandbox: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something an operator or a webhook should hear of, in the order it happened."""
+
+    id: int
+    app_id: int
+    kind: str
+    subject: str | None
+    data: JsonObject
+    created_at: datetime

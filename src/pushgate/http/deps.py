@@ -14,8 +14,9 @@ from fastapi import Depends, Query, Request
 from pushgate.config import Settings
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.domain.roles import Role
-from pushgate.errors import InvalidInput, Unauthenticated, UnsupportedMediaType
+from pushgate.errors import Forbidden, InvalidInput, Unauthenticated, UnsupportedMediaType
 from pushgate.services.auth import Authenticator, Principal, resolve_app_id
+from pushgate.services.user_auth import UserAuthenticator, is_user_token
 from pushgate.services.vault import Vault
 from pushgate.store.engine import Database
 from pushgate.store.uow import UnitOfWork, unit_of_work
@@ -31,6 +32,7 @@ class Runtime:
     auth: Authenticator
     clock: Callable[[], datetime]
     engine: DeliveryEngine
+    users: UserAuthenticator
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -43,12 +45,29 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
     """Authenticate by X-API-Key, Authorization: Bearer (key or OAuth token) or Basic alias:key."""
+    return await _authenticate(request, runtime, allow_users=False)
+
+
+async def get_device_principal(request: Request, runtime: RuntimeDep) -> Principal:
+    """Like get_principal, and also an app user's token (Bearer): a device registering itself.
+
+    A user principal holds no role; the route decides what it may do as that user.
+    """
+    return await _authenticate(request, runtime, allow_users=True)
+
+
+async def _authenticate(request: Request, runtime: Runtime, *, allow_users: bool) -> Principal:
     key = request.headers.get("x-api-key")
     if key:
         return await runtime.auth.by_key(key)
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
+        if is_user_token(value):
+            user = await runtime.users.by_token(value)
+            if not allow_users:
+                raise Forbidden("a user token may only register the user's own devices")
+            return Principal(user.app_id, user.app_name, frozenset(), "", user_name=user.user_name)
         return await runtime.auth.by_bearer(value)
     if scheme.lower() == "basic" and value:
         alias, secret = decode_basic(value)
@@ -67,6 +86,7 @@ def decode_basic(value: str) -> tuple[str, str]:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+DevicePrincipalDep = Annotated[Principal, Depends(get_device_principal)]
 
 
 async def require_json(request: Request) -> None:

@@ -11,12 +11,15 @@ from pushgate.domain.roles import Role, parse_roles
 from pushgate.errors import InvalidInput, NotFound
 from pushgate.services.auth import Principal, hash_secret, new_secret
 from pushgate.services.credential_checks import PROVIDERS
+from pushgate.services.platforms import seed_default_platforms
 from pushgate.store.uow import UnitOfWork
 
 
 async def create_app(uow: UnitOfWork, name: str, description: str, now: datetime) -> App:
     """Create an app; its name is its identifier in every path."""
-    return await uow.apps.create(check_name(name, field="name"), description, now)
+    app = await uow.apps.create(check_name(name, field="name"), description, now)
+    await seed_default_platforms(uow, app.id, now)
+    return app
 
 
 async def list_apps(

@@ -40,6 +40,9 @@ class Principal:
     # be reused after a revocation and SQLite can reuse a deleted row's id; both together
     # with the creation instant cannot come back.
     key_ref: str = ""
+    # An app user signed in with a user token: no role, so only routes that accept users
+    # (a device registering itself) let it in, and only as itself.
+    user_name: str | None = None
 
     @property
     def is_admin(self) -> bool:

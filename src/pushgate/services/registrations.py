@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from pushgate.domain.names import check_topic_name
 from pushgate.domain.platforms import Platform, resolve_platform
 from pushgate.domain.records import Registration, RegistrationFilter, RegistrationWrite
-from pushgate.errors import InvalidInput, MissingField, NotFound
+from pushgate.errors import Forbidden, InvalidInput, MissingField, NotFound
 from pushgate.providers.addresses import UnresolvableHost, check_push_endpoint
 from pushgate.providers.base import ProviderOptions
 from pushgate.store.engine import Database
@@ -76,6 +76,17 @@ async def register_device(
         return await db.fast_upsert(app_id, resolved.platform, token, write.values, now)
     async with unit_of_work(db) as uow:
         return await _register(uow, app_id, resolved.platform, token, write, now)
+
+
+def as_user(write: RegistrationWrite, user_name: str) -> RegistrationWrite:
+    """A device's own write, signed in as `user_name`: the registration carries that user.
+
+    Naming another user is refused, not silently overridden.
+    """
+    named = write.values.get("user_name", user_name)
+    if named != user_name:
+        raise Forbidden("a user may only register devices of its own", field="user")
+    return replace(write, values={**write.values, "user_name": user_name})
 
 
 def _fits_one_statement(platform: Platform, write: RegistrationWrite) -> bool:

@@ -75,6 +75,8 @@ apps = Table(
     Column("description", Text, nullable=False, default=""),
     # {provider: sends per second}, JSON; absent: no limit of ours (the provider's still apply).
     Column("rate_limits", Text, nullable=True),
+    # The HS256 secret app back ends sign user JWTs with, sealed under the master key.
+    Column("user_token_secret", Text, nullable=True),
     *_times(),
 )
 
@@ -89,6 +91,65 @@ api_keys = Table(
     Column("roles", String(255), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("app_id", "alias"),
+)
+
+# An app's end users (ServiceNow's sys_user, SAP's and MobileFirst's user ids, the POST Push
+# API's UserId): what devices authenticate as, and what registrations are grouped by.
+app_users = Table(
+    "app_users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_id", ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    # scrypt, with its parameters and salt in the value; NULL: password sign-in is off.
+    Column("password_hash", String(255), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("external_id", String(255), nullable=True),
+    Column("user_uuid", String(255), nullable=True),  # the global user id
+    *_times(),
+    UniqueConstraint("app_id", "name"),
+    Index(None, "app_id", "email"),
+    Index(None, "app_id", "external_id"),
+    Index(None, "app_id", "user_uuid"),
+)
+
+# Opaque tokens pushgate issued to a user; only their SHA-256 is kept (256 random bits).
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),  # public, names the token for revocation
+    Column("app_id", ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("app_users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Index(None, "user_id"),
+)
+
+# An app's named push platforms (ServiceNow's sys_push_platform): a vendor-facing name
+# mapped onto a provider platform. New apps start with Apple -> apns and Android -> fcm.
+push_platforms = Table(
+    "push_platforms",
+    metadata,
+    Column("app_id", ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("sandbox", Boolean, nullable=False, default=False),
+    *_times(),
+)
+
+# What happened that an operator or a webhook should hear of (a credential turned suspect,
+# ...): an append-only log per app, read in id order.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_id", ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("subject", String(255), nullable=True),
+    Column("data", Text, nullable=False),  # JSON object
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "app_id", "id"),
 )
 
 system_secrets = Table(

@@ -12,10 +12,13 @@ from pushgate.store.repos.apps import AppRepo, KeyRepo, SystemSecretRepo
 from pushgate.store.repos.audience import AudienceRepo
 from pushgate.store.repos.credentials import CredentialRepo
 from pushgate.store.repos.deliveries import DeliveryRepo
+from pushgate.store.repos.events import EventRepo
 from pushgate.store.repos.jobs import JobRepo
 from pushgate.store.repos.notifications import NotificationRepo
+from pushgate.store.repos.platforms import PushPlatformRepo
 from pushgate.store.repos.registrations import RegistrationRepo
 from pushgate.store.repos.topics import TopicRepo
+from pushgate.store.repos.users import UserRepo, UserTokenRepo
 
 
 class UnitOfWork:
@@ -31,6 +34,10 @@ class UnitOfWork:
         self.jobs = JobRepo(conn)
         self.deliveries = DeliveryRepo(conn)
         self.audience = AudienceRepo(conn)
+        self.users = UserRepo(conn)
+        self.user_tokens = UserTokenRepo(conn)
+        self.platforms = PushPlatformRepo(conn)
+        self.events = EventRepo(conn)
         # Work outside the database that must follow only a committed transaction (e.g. a
         # Redis Streams enqueue): run in order after COMMIT, never after a rollback.
         self.after_commit: list[Callable[[], Awaitable[None]]] = []

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import re
+import types
+import typing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,10 @@ PLAUSIBLE_BODIES: dict[str, dict[str, Any]] = {
     "CredentialIn": {"client_id": "intruder", "client_secret": "intruder-secret"},
     "AppPatch": {"description": "defaced"},
     "SendIn": {"target": {"users": ["mallory"]}, "notification": {"alert": "defaced"}},
+    "UserCreate": {"name": "mallory", "password": "intruder-password"},
+    "UserFields": {"password": "intruder-password", "email": "m@example.com"},
+    "TokenCreate": {"ttl_s": 3600},
+    "PlatformIn": {"platform": "apns_internal"},
 }
 # Routes every app resource must have; the derived table may hold more, never fewer.
 EXPECTED_ROUTES = {
@@ -83,6 +89,29 @@ EXPECTED_ROUTES = {
     ("GET", "/v1/apps/{app}/notifications/{notification_id}"),
     ("DELETE", "/v1/apps/{app}/notifications/{notification_id}"),
     ("GET", "/v1/apps/{app}/notifications/{notification_id}/deliveries"),
+    ("POST", "/v1/apps/{app}/users"),
+    ("GET", "/v1/apps/{app}/users"),
+    ("GET", "/v1/apps/{app}/users/{user}"),
+    ("PUT", "/v1/apps/{app}/users/{user}"),
+    ("PATCH", "/v1/apps/{app}/users/{user}"),
+    ("DELETE", "/v1/apps/{app}/users/{user}"),
+    ("POST", "/v1/apps/{app}/users/{user}/tokens"),
+    ("GET", "/v1/apps/{app}/users/{user}/tokens"),
+    ("DELETE", "/v1/apps/{app}/users/{user}/tokens/{token_id}"),
+    ("POST", "/v1/apps/{app}/user-token-secret"),
+    ("DELETE", "/v1/apps/{app}/user-token-secret"),
+    ("GET", "/v1/apps/{app}/push-platforms"),
+    ("GET", "/v1/apps/{app}/push-platforms/{name}"),
+    ("PUT", "/v1/apps/{app}/push-platforms/{name}"),
+    ("DELETE", "/v1/apps/{app}/push-platforms/{name}"),
+    ("GET", "/v1/apps/{app}/events"),
+}
+
+# PUT creates what its path names, in the caller's own app: a name B also uses is just a
+# name there (users and platforms are named per app), so these are not probes of B's ids.
+CREATE_BY_NAME = {
+    ("PUT", "/v1/apps/{app}/users/{user}"),
+    ("PUT", "/v1/apps/{app}/push-platforms/{name}"),
 }
 
 
@@ -110,6 +139,10 @@ def app_endpoints(app: FastAPI) -> list[Endpoint]:
         model: type[BaseModel] | None = None
         if body_field is not None:
             annotation = body_field.field_info.annotation
+            # An optional body (`Model | None`): the model is what a caller may send.
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if typing.get_origin(annotation) in (typing.Union, types.UnionType) and members:
+                (annotation,) = members
             assert isinstance(annotation, type), f"{path}: body is not a model: {annotation!r}"
             assert issubclass(annotation, BaseModel), f"{path}: body is not a model"
             model = annotation
@@ -126,6 +159,9 @@ class Tenant:
     device_token: str
     topic: str
     notification_id: str
+    user: str
+    user_token: str
+    user_token_id: str
 
     @property
     def all_alias(self) -> str:
@@ -144,6 +180,8 @@ class Tenant:
             "alias": self.all_alias,
             "provider": PROVIDER,
             "notification_id": self.notification_id,
+            "user": self.user,
+            "token_id": self.user_token_id,
         }
 
     def secrets(self) -> list[str]:
@@ -155,6 +193,9 @@ class Tenant:
             self.admin_key,
             self.all_key,
             self.notification_id,
+            self.user,
+            self.user_token,
+            self.user_token_id,
         ]
 
 
@@ -165,6 +206,8 @@ UNKNOWN_VALUES = {
     "alias": "no-such-key",
     "provider": PROVIDER,
     "notification_id": new_id(),
+    "user": "no-such-user",
+    "token_id": new_id(),
 }
 
 
@@ -205,6 +248,13 @@ async def make_tenant(client: httpx.AsyncClient, name: str) -> Tenant:
         headers=headers,
     )
     assert sent.status_code in (200, 202), sent.text
+    user = f"{name}-person-{new_id()[-6:]}"
+    created_user = await client.post(
+        f"/v1/apps/{name}/users", json={"name": user, "password": "p" * 12}, headers=headers
+    )
+    assert created_user.status_code == 201, created_user.text
+    token = await client.post(f"/v1/apps/{name}/users/{user}/tokens", json={}, headers=headers)
+    assert token.status_code == 201, token.text
     return Tenant(
         name,
         admin_key,
@@ -213,6 +263,9 @@ async def make_tenant(client: httpx.AsyncClient, name: str) -> Tenant:
         device_token,
         topic,
         sent.json()["id"],
+        user,
+        token.json()["token"],
+        token.json()["id"],
     )
 
 
@@ -232,6 +285,11 @@ async def snapshot(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
         f"{base}/notifications",
         f"{base}/notifications/{tenant.notification_id}",
         f"{base}/notifications/{tenant.notification_id}/deliveries",
+        f"{base}/users",
+        f"{base}/users/{tenant.user}",
+        f"{base}/users/{tenant.user}/tokens",
+        f"{base}/push-platforms",
+        f"{base}/events",
     ):
         response = await client.get(path, headers=ADMIN)
         assert response.status_code == 200, (path, response.text)
@@ -319,7 +377,9 @@ async def test_app_a_keys_get_403_on_every_route_of_app_b_and_change_nothing(
     before = await snapshot(client, b)
     problems: list[str] = []
     calls = 0
-    for label, headers in (await credentials_of(client, a)).items():
+    credentials = await credentials_of(client, a)
+    credentials["user token"] = {"Authorization": f"Bearer {a.user_token}"}
+    for label, headers in credentials.items():
         for endpoint in endpoints:
             body = body_for(endpoint, b)
             to_b = fill(endpoint, b.path_values())
@@ -341,6 +401,9 @@ async def test_app_a_keys_get_403_on_every_route_of_app_b_and_change_nothing(
                     f"missing app {on_ghost.status_code} {on_ghost.text[:200]}: existence leaks"
                 )
         listed = await client.get("/v1/apps", headers=headers)
+        if label == "user token":  # a user lists nothing at all
+            assert listed.status_code == 403, listed.text
+            continue
         assert listed.status_code == 200, listed.text
         if [item["name"] for item in listed.json()["items"]] != [a.name]:
             problems.append(f"{label}: GET /v1/apps lists {listed.text[:300]}")
@@ -365,7 +428,7 @@ async def test_b_identifiers_under_app_a_are_as_unknown_as_made_up_ones(
         for endpoint in app_endpoints(app):
             with_b_ids = fill(endpoint, b.path_values(a.name))
             with_unknown = fill(endpoint, unknown)
-            if with_b_ids == with_unknown:
+            if with_b_ids == with_unknown or (endpoint.method, endpoint.path) in CREATE_BY_NAME:
                 continue  # the path names nothing of B's
             compared.add(endpoint.path)
             body = body_for(endpoint, b)

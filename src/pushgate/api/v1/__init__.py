@@ -1,10 +1,21 @@
-"""/v1: apps, keys, OAuth tokens, credentials, registrations, topics."""
+"""/v1: apps, keys, OAuth tokens, credentials, registrations, topics, notifications, users,
+push platforms, events."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pushgate.api.v1 import apps, credentials, notifications, oauth, registrations, topics
+from pushgate.api.v1 import (
+    apps,
+    credentials,
+    events,
+    notifications,
+    oauth,
+    platforms,
+    registrations,
+    topics,
+    users,
+)
 
 PREFIX = "/v1"
 # Included one by one into the application (not nested in a /v1 router): every extra
@@ -16,4 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     credentials.router,
     topics.router,
     notifications.router,
+    users.router,
+    platforms.router,
+    events.router,
 )

@@ -66,6 +66,12 @@ class CredentialOut(BaseModel):
     endpoint: str | None
     created_at: datetime
     updated_at: datetime
+    suspect_at: datetime | None = Field(
+        description="When most of a batch first came back 'invalid token' on this credential "
+        "(the sign of a sandbox/production or topic mismatch): such batches deactivate no "
+        "registration. Cleared when the credential is replaced"
+    )
+    suspect_reason: str | None = Field(description="The evidence, when suspect")
 
     @classmethod
     def of(cls, info: CredentialInfo) -> CredentialOut:
@@ -75,6 +81,8 @@ class CredentialOut(BaseModel):
             endpoint=info.endpoint,
             created_at=info.created_at,
             updated_at=info.updated_at,
+            suspect_at=info.suspect_at,
+            suspect_reason=info.suspect_reason,
         )
 
 

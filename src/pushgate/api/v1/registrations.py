@@ -15,14 +15,14 @@ from pushgate.domain.roles import Role
 from pushgate.domain.timezones import resolve_time_zone
 from pushgate.http.deps import (
     AppScope,
+    DevicePrincipalDep,
     PageDep,
-    PrincipalDep,
     RuntimeDep,
     app_scope,
     next_cursor,
 )
 from pushgate.services import registrations as registration_service
-from pushgate.services.auth import app_id_for
+from pushgate.services.auth import app_id_for, authorize_key
 
 router = APIRouter(tags=["registrations"], **ROUTER_DEFAULTS)
 
@@ -194,22 +194,28 @@ _Filter = Annotated[str | None, Query(max_length=255)]
 async def upsert_registration(
     app: str,
     body: RegistrationIn,
-    principal: PrincipalDep,
+    principal: DevicePrincipalDep,
     runtime: RuntimeDep,
 ) -> Response:
     """Create (201) or update (200) the registration of (platform, token).
 
     Fields named in the body change; the others keep their values. Named topics that do not
-    exist yet are created.
+    exist yet are created. A device may also register itself with its app user's token
+    (Bearer): the registration then carries that user.
     """
     # The hot path: no transaction is opened here (see store/fast.py).
-    app_id = await app_id_for(runtime.db, principal, app, Role.REGISTRATIONS_WRITE)
+    write = body.to_write()
+    if principal.user_name is not None:
+        app_id = authorize_key(principal, app, None)
+        write = registration_service.as_user(write, principal.user_name)
+    else:
+        app_id = await app_id_for(runtime.db, principal, app, Role.REGISTRATIONS_WRITE)
     registration, created = await registration_service.register_device(
         runtime.db,
         app_id,
         body.platform,
         body.token,
-        body.to_write(),
+        write,
         runtime.clock(),
         endpoints=runtime.engine.registry.options,
     )

@@ -77,6 +77,12 @@ class AppRepo(Repo):
     async def delete(self, app_id: int) -> None:
         await self.conn.execute(delete(apps).where(apps.c.id == app_id))
 
+    async def user_token_secret(self, app_id: int) -> str | None:
+        """The sealed secret app back ends sign user JWTs with; None when not set."""
+        stmt = select(apps.c.user_token_secret).where(apps.c.id == app_id)
+        value = (await self.conn.execute(stmt)).scalar_one_or_none()
+        return str(value) if value is not None else None
+
     async def rate_limits(self, app_id: int) -> dict[str, float]:
         """{provider: sends per second}; empty when the app sets none."""
         found = await self.get(app_id)

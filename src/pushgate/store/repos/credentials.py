@@ -15,7 +15,13 @@ from pushgate.store.tables import credentials
 
 def _info(row: Any) -> CredentialInfo:
     return CredentialInfo(
-        row.provider, json.loads(row.settings), row.endpoint, row.created_at, row.updated_at
+        row.provider,
+        json.loads(row.settings),
+        row.endpoint,
+        row.created_at,
+        row.updated_at,
+        row.suspect_at,
+        row.suspect_reason,
     )
 
 
@@ -57,12 +63,21 @@ class CredentialRepo(Repo):
         stmt = select(credentials).where(credentials.c.app_id == app_id)
         return [_info(r) for r in await self.conn.execute(stmt.order_by(credentials.c.provider))]
 
-    async def mark_suspect(self, app_id: int, provider: str, reason: str, now: datetime) -> None:
-        await self.conn.execute(
+    async def mark_suspect(self, app_id: int, provider: str, reason: str, now: datetime) -> bool:
+        """Mark a trusted credential suspect; False when it already was (or is not stored).
+
+        The first evidence stands until the credential is replaced.
+        """
+        result = await self.conn.execute(
             update(credentials)
-            .where(credentials.c.app_id == app_id, credentials.c.provider == provider)
+            .where(
+                credentials.c.app_id == app_id,
+                credentials.c.provider == provider,
+                credentials.c.suspect_at.is_(None),
+            )
             .values(suspect_at=now, suspect_reason=reason)
         )
+        return bool(result.rowcount)
 
     async def delete(self, app_id: int, provider: str) -> bool:
         stmt = delete(credentials).where(

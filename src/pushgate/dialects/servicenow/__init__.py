@@ -1,0 +1,1 @@
+"""ServiceNow Push Installation API (seed 000): installations of an app user."""
