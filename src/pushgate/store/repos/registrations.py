@@ -230,3 +230,27 @@ class RegistrationRepo(Repo):
             )
             for row in rows
         ]
+
+    async def deactivate_for_user(
+        self,
+        app_id: int,
+        user_name: str,
+        platform: Platform,
+        sandbox: bool,
+        reason: str,
+        now: datetime,
+    ) -> int:
+        """Deactivate the user's active registrations on one platform (and APNs environment)."""
+        r = registrations
+        stmt = (
+            update(r)
+            .where(
+                r.c.app_id == app_id,
+                r.c.user_name == user_name,
+                r.c.platform == platform.value,
+                r.c.sandbox.is_(sandbox),
+                r.c.active.is_(True),
+            )
+            .values(active=False, deactivated_at=now, deactivation_reason=reason, updated_at=now)
+        )
+        return int((await self.conn.execute(stmt)).rowcount or 0)

@@ -1,0 +1,1 @@
+"""Vendor dialects against the real app and database."""

@@ -1,0 +1,1 @@
+"""The ServiceNow Push Installation API (seed 000)."""
