@@ -115,9 +115,14 @@ def retry_after_s(value: str | None, now: Callable[[], float]) -> float | None:
     return max(0.0, when.timestamp() - now())
 
 
-def result_of_answer(response: HttpResponse, now: Callable[[], float]) -> SendResult:
-    """The SendResult for one HTTP answer of APNs."""
-    apns_id = response.header("apns-id")
+def result_of_answer(
+    response: HttpResponse, now: Callable[[], float], sent_id: str | None = None
+) -> SendResult:
+    """The SendResult for one HTTP answer of APNs; `sent_id`: the apns-id of the request.
+
+    APNs echoes the request's apns-id; the answer's own header wins when it was collected.
+    """
+    apns_id = response.header("apns-id") or sent_id
     if response.status == 200:
         return SendResult(Outcome.SENT, ResultCode.SENT, provider_ref=apns_id)
     reason, when = _reason_and_timestamp(response.body)

@@ -134,8 +134,10 @@ def apns_id(delivery_id: str) -> str:
     Equal to str(uuid.uuid5(namespace, delivery_id)), without building UUID objects: this
     runs once per send.
     """
-    digest = bytearray(hashlib.sha1(_UUID5_NAMESPACE + delivery_id.encode()).digest()[:16])  # noqa: S324 - RFC 9562 UUIDv5, not a security use
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    text = hashlib.sha1(_UUID5_NAMESPACE + delivery_id.encode()).hexdigest()  # noqa: S324 - RFC 9562 UUIDv5, not a security use
+    # Version nibble 5; variant bits 10 on the 17th digit (its value & 3, then | 8).
+    variant = _VARIANT[int(text[16], 16)]
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{variant}{text[17:20]}-{text[20:32]}"
+
+
+_VARIANT = "89ab" * 4

@@ -3,8 +3,11 @@
 One CurlTransport = one libcurl multi handle = one pool of HTTP/2 connections to one host for
 one credential (providers.md, "Transport decision"). libcurl does the HTTP/2 work in C
 (nghttp2): multiplexing, SETTINGS_MAX_CONCURRENT_STREAMS, PING, GOAWAY. Python only wires
-libcurl's socket and timer callbacks onto the loop and completes requests, so the per-request
-Python work is a handful of setopt calls and one callback (~20 us of CPU, measured).
+libcurl's socket and timer callbacks onto the loop and completes requests: per request four
+setopt calls, adding and removing the handle, and one callback into the adapter. Adapters
+hand whole batches to submit_batch (no object, future or clock reading per request), and may
+drop the header callbacks (answer_headers=False): libcurl's own work, one TLS record and one
+send() per request, then dominates (bench/results/providers.json, "profile").
 
 libcurl on GOAWAY and REFUSED_STREAM (read in lib/http2.c and lib/transfer.c of libcurl 8.x,
 observed against fakes/apns.py): nghttp2 closes every stream above GOAWAY's last-stream-id
@@ -23,9 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import pycurl
@@ -38,12 +41,15 @@ from pushgate.providers.http import (
     TransportError,
     Unprocessed,
 )
+from pushgate.providers.http_curl_easy import Answer, EasyOptions, Exchange, OnTagged, answer_of
 from pushgate.providers.http_curl_errors import transport_error
+
+__all__ = ["DEFAULT_STREAMS_PER_CONNECTION", "Answer", "CurlTransport", "OnTagged", "Request"]
 
 logger = logging.getLogger(__name__)
 
-Answer = HttpResponse | TransportError
 OnAnswer = Callable[[Answer], None]
+Request = tuple[str, Sequence[str | bytes], bytes, int]  # url, "name: value" lines, body, tag
 
 MAX_ANSWER_BYTES = 1024 * 1024  # provider answers are small JSON; a larger one is refused
 # Our cap on streams per connection (CURLMOPT_MAX_CONCURRENT_STREAMS); the server's
@@ -54,49 +60,26 @@ MAX_ANSWER_BYTES = 1024 * 1024  # provider answers are small JSON; a larger one 
 DEFAULT_STREAMS_PER_CONNECTION = 100
 
 
-def _parse_headers(lines: list[bytes]) -> list[tuple[str, str]]:
-    # lines[0] is the status line ("HTTP/2 200"); one decode for the rest (measured 40 %
-    # cheaper than a decode per line: this runs once per request).
-    headers = []
-    for line in b"".join(lines[1:]).decode("latin-1").split("\r\n"):
-        name, colon, value = line.partition(":")
-        if colon:
-            headers.append((name.lower(), value.strip()))
-    return headers
+def _untagged(on_answer: OnAnswer, _tag: int, answer: Answer) -> None:
+    on_answer(answer)
 
 
-class _Exchange:
-    """One reusable easy handle and what its current request collects.
+class _Queued:
+    """Requests not started yet (the in-flight window is full): one submit or one batch."""
 
-    Kept beside the handle rather than as attributes on it: pycurl's attribute access on a
-    Curl object is a slow path (it showed in a native profile at ~3 % of a send).
-    """
+    __slots__ = ("deadline", "next", "on_answer", "requests")
 
-    __slots__ = ("chunks", "easy", "lines", "on_answer")
-
-    def __init__(self, easy: pycurl.Curl) -> None:
-        self.easy = easy
-        self.lines: list[bytes] = []
-        self.chunks: list[bytes] = []
-        self.on_answer: OnAnswer | None = None
-
-
-class _Waiting:
-    """A request queued while the in-flight window is full (never on the wire yet)."""
-
-    __slots__ = ("body", "deadline", "headers", "on_answer", "url")
-
-    def __init__(
-        self, url: str, headers: list[str], body: bytes, deadline: float, on_answer: OnAnswer
-    ) -> None:
-        self.url = url
-        self.headers = headers
-        self.body = body
+    def __init__(self, requests: Sequence[Request], deadline: float, on_answer: OnTagged) -> None:
+        self.requests = requests
+        self.next = 0  # requests[next:] wait
         self.deadline = deadline
-        self.on_answer: OnAnswer | None = on_answer
+        self.on_answer: OnTagged | None = on_answer
+
+    def left(self) -> int:
+        return len(self.requests) - self.next if self.on_answer is not None else 0
 
 
-Ticket = _Exchange | _Waiting  # what submit() returns, for cancel()
+Ticket = Exchange | _Queued  # what submit() returns, for cancel()
 
 
 class CurlTransport:
@@ -114,17 +97,19 @@ class CurlTransport:
         max_in_flight: int | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         prior_knowledge: bool = False,
+        answer_headers: bool = True,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._ca_file = ca_file
-        self._client_certificate = client_certificate
-        self._client_key = client_key
-        self._client_key_password = client_key_password
-        self._max_answer_bytes = max_answer_bytes
-        self._http_version = (
+        self._easy_options = EasyOptions(
             pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
             if prior_knowledge
-            else pycurl.CURL_HTTP_VERSION_2TLS
+            else pycurl.CURL_HTTP_VERSION_2TLS,
+            max_answer_bytes,
+            answer_headers,  # False: answers carry only Retry-After (http_curl_easy.py)
+            ca_file,
+            client_certificate,
+            client_key,
+            client_key_password,
         )
         # Past this many open requests new ones wait here in Python, not as libcurl handles:
         # every easy handle costs memory, and libcurl would only queue them itself.
@@ -137,9 +122,12 @@ class CurlTransport:
         self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, streams_per_connection)
         self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
-        self._idle: list[_Exchange] = []
-        self._active: dict[pycurl.Curl, _Exchange] = {}
-        self._waiting: deque[_Waiting] = deque()
+        self._idle: list[Exchange] = []
+        self._active: dict[pycurl.Curl, Exchange] = {}
+        self._queue: deque[_Queued] = deque()
+        # Answers without headers or body are shared (read-only) per status: no allocation
+        # per request on the hot path (APNs' 200).
+        self._bare: dict[int, HttpResponse] = {}
         self._watched: dict[int, int] = {}  # fd -> the POLL_* mask registered on the loop
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._timer_soon = False
@@ -154,7 +142,7 @@ class CurlTransport:
         if method != "POST":
             raise ConnectFailed(f"CurlTransport sends POST only, not {method}")
         future: asyncio.Future[Answer] = self._loop.create_future()
-        lines = [f"{k}: {v}" for k, v in headers]
+        lines: Sequence[str | bytes] = [f"{k}: {v}" for k, v in headers]
         ticket = self.submit(url, lines, body, timeout_s, future.set_result)
         try:
             answer = await future
@@ -168,23 +156,43 @@ class CurlTransport:
         return answer
 
     def submit(
-        self, url: str, headers: list[str], body: bytes, timeout_s: float, on_answer: OnAnswer
+        self,
+        url: str,
+        headers: Sequence[str | bytes],
+        body: bytes,
+        timeout_s: float,
+        on_answer: OnAnswer,
     ) -> Ticket | None:
         """Start a POST; `on_answer` is called once, from the loop, with the answer or error.
 
-        The fast path for adapters: no coroutine or future per request. `headers` are
-        "name: value" lines. `timeout_s` bounds the whole exchange, waiting included. The
-        ticket (None when answered at once) can be given to cancel().
+        No coroutine or future per request. `headers` are "name: value" lines (bytes go to
+        libcurl as they are, str is encoded). `timeout_s` bounds the whole exchange, waiting
+        included. The ticket (None when answered at once) can be given to cancel().
         """
         if self._closed:
             on_answer(ConnectFailed("transport closed"))
             return None
-        deadline = self._loop.time() + timeout_s
-        if len(self._active) >= self._max_in_flight:
-            waiting = _Waiting(url, headers, body, deadline, on_answer)
-            self._waiting.append(waiting)
-            return waiting
-        return self._start(url, headers, body, deadline, on_answer)
+        tagged = partial(_untagged, on_answer)
+        if self._queue or len(self._active) >= self._max_in_flight:
+            queued = _Queued([(url, headers, body, 0)], self._loop.time() + timeout_s, tagged)
+            self._queue.append(queued)
+            return queued
+        return self._begin(url, headers, body, int(timeout_s * 1000), tagged, 0)
+
+    def submit_batch(
+        self, requests: Sequence[Request], timeout_s: float, on_answer: OnTagged
+    ) -> None:
+        """Start many POSTs, the adapters' hot path: `on_answer(tag, answer)` once for each.
+
+        What submit() does for one, without an object, a callback or a clock reading per
+        request: the requests past the in-flight window wait in the sequence itself, in order.
+        """
+        if self._closed:
+            for *_, tag in requests:
+                on_answer(tag, ConnectFailed("transport closed"))
+            return
+        self._queue.append(_Queued(requests, self._loop.time() + timeout_s, on_answer))
+        self._pump()
 
     def cancel(self, ticket: Ticket | None) -> None:
         """Drop a request not answered yet: its on_answer is never called; a transfer under
@@ -192,20 +200,41 @@ class CurlTransport:
         if ticket is None or ticket.on_answer is None:
             return
         ticket.on_answer = None  # a queued one is skipped when its turn comes
-        if isinstance(ticket, _Exchange) and self._active.pop(ticket.easy, None) is not None:
+        if isinstance(ticket, Exchange) and self._active.pop(ticket.easy, None) is not None:
             self._multi.remove_handle(ticket.easy)
-            ticket.lines.clear()
-            ticket.chunks.clear()
+            ticket.clear()
             self._idle.append(ticket)
 
-    def _start(
-        self, url: str, headers: list[str], body: bytes, deadline: float, on_answer: OnAnswer
-    ) -> _Exchange | None:
-        remaining_ms = int((deadline - self._loop.time()) * 1000)
+    def _pump(self) -> None:
+        """Start waiting requests, oldest first, while the in-flight window has room."""
+        free = self._max_in_flight - len(self._active)
+        queue = self._queue
+        now = self._loop.time()
+        while free > 0 and queue:
+            queued = queue[0]
+            on_answer, requests = queued.on_answer, queued.requests
+            if on_answer is None or queued.next >= len(requests):
+                queue.popleft()  # all started, or cancelled while waiting
+                continue
+            url, headers, body, tag = requests[queued.next]
+            queued.next += 1
+            remaining_ms = int((queued.deadline - now) * 1000)
+            if self._begin(url, headers, body, remaining_ms, on_answer, tag) is not None:
+                free -= 1
+
+    def _begin(
+        self,
+        url: str,
+        headers: Sequence[str | bytes],
+        body: bytes,
+        remaining_ms: int,
+        on_answer: OnTagged,
+        tag: int,
+    ) -> Exchange | None:
         if remaining_ms <= 0:
-            on_answer(Unprocessed("deadline passed before the request could start"))
+            self._deliver(on_answer, tag, Unprocessed("deadline passed before sending"))
             return None
-        exchange = self._idle.pop() if self._idle else self._new_exchange()
+        exchange = self._idle.pop() if self._idle else Exchange(self._easy_options)
         easy = exchange.easy
         # Options are sticky in libcurl: only what differs per request is set again.
         easy.setopt(pycurl.URL, url)
@@ -213,42 +242,9 @@ class CurlTransport:
         easy.setopt(pycurl.POSTFIELDS, body)
         easy.setopt(pycurl.TIMEOUT_MS, remaining_ms)
         exchange.on_answer = on_answer
+        exchange.tag = tag
         self._active[easy] = exchange
         self._multi.add_handle(easy)
-        return exchange
-
-    def _new_exchange(self) -> _Exchange:
-        exchange = _Exchange(pycurl.Curl())
-        easy = exchange.easy
-        # list.append as the callbacks: called from C without a Python frame per chunk.
-        easy.setopt(pycurl.HEADERFUNCTION, exchange.lines.append)
-        easy.setopt(pycurl.WRITEFUNCTION, exchange.chunks.append)
-        easy.setopt(pycurl.HTTP_VERSION, self._http_version)
-        easy.setopt(pycurl.PIPEWAIT, 1)  # multiplex on a connection being opened, not a new one
-        easy.setopt(pycurl.NOSIGNAL, 1)
-        easy.setopt(pycurl.USERAGENT, "pushgate")
-        easy.setopt(pycurl.POST, 1)
-        easy.setopt(pycurl.MAXFILESIZE, self._max_answer_bytes)
-        easy.setopt(pycurl.FOLLOWLOCATION, 0)
-        easy.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTPS | pycurl.PROTO_HTTP)
-        easy.setopt(pycurl.SSL_VERIFYPEER, 1)
-        easy.setopt(pycurl.SSL_VERIFYHOST, 2)
-        defaults = ssl.get_default_verify_paths()
-        # The system's roots plus PUSHGATE_PROVIDER_CA_FILE's (the fakes' CA), like
-        # http.client_ssl_context: CAINFO names one bundle, CAPATH adds the system's.
-        cafile = self._ca_file or defaults.cafile
-        if cafile:
-            easy.setopt(pycurl.CAINFO, cafile)
-        if defaults.capath:
-            easy.setopt(pycurl.CAPATH, defaults.capath)
-        if self._client_certificate is not None and self._client_key is not None:
-            # In-memory PEM (CURLOPT_SSLCERT_BLOB): the key never touches the disk.
-            easy.setopt(pycurl.SSLCERT_BLOB, self._client_certificate)
-            easy.setopt(pycurl.SSLCERTTYPE, "PEM")
-            easy.setopt(pycurl.SSLKEY_BLOB, self._client_key)
-            easy.setopt(pycurl.SSLKEYTYPE, "PEM")
-            if self._client_key_password:
-                easy.setopt(pycurl.KEYPASSWD, self._client_key_password)
         return exchange
 
     # -- libcurl -> loop ------------------------------------------------------------------
@@ -308,33 +304,37 @@ class CurlTransport:
                 self._finish(easy, errno, message)
             if not queued:
                 break
-        while self._waiting and len(self._active) < self._max_in_flight:
-            item = self._waiting.popleft()
-            if item.on_answer is not None:  # None: cancelled while queued
-                self._start(item.url, item.headers, item.body, item.deadline, item.on_answer)
+        if self._queue:
+            self._pump()
 
     def _finish(self, easy: pycurl.Curl, errno: int, message: str) -> None:
         self._multi.remove_handle(easy)
         exchange = self._active.pop(easy)
         on_answer = exchange.on_answer
         exchange.on_answer = None
-        lines, chunks = exchange.lines, exchange.chunks
         answer: Answer
-        if errno == 0:
-            status = easy.getinfo(pycurl.RESPONSE_CODE)
-            answer = HttpResponse(status, _parse_headers(lines), b"".join(chunks))
-        else:
+        if errno:
             started = easy.getinfo(pycurl.PRETRANSFER_TIME) > 0
             answer = transport_error(errno, message, started=started)
-        lines.clear()
-        chunks.clear()
+            exchange.clear()
+        elif exchange.lines or exchange.chunks:
+            answer = answer_of(exchange)
+        else:  # no header collected (answer_headers=False), no body: APNs' 200, the hot path
+            status = easy.getinfo(pycurl.RESPONSE_CODE)
+            answer = self._bare.get(status) or self._bare_answer(exchange)
         self._idle.append(exchange)
         if on_answer is not None:
-            self._deliver(on_answer, answer)
+            self._deliver(on_answer, exchange.tag, answer)
 
-    def _deliver(self, on_answer: OnAnswer, answer: Answer) -> None:
+    def _bare_answer(self, exchange: Exchange) -> HttpResponse:
+        answer = answer_of(exchange)
+        if not answer.headers:
+            self._bare[answer.status] = answer  # shared from now on: answers are read-only
+        return answer
+
+    def _deliver(self, on_answer: OnTagged, tag: int, answer: Answer) -> None:
         try:
-            on_answer(answer)
+            on_answer(tag, answer)
         except Exception:
             # A loop callback: an escaping error would lose the other answers of this round.
             logger.exception("answer callback failed")
@@ -343,7 +343,7 @@ class CurlTransport:
 
     @property
     def in_flight(self) -> int:
-        return len(self._active) + len(self._waiting)
+        return len(self._active) + sum(queued.left() for queued in self._queue)
 
     async def aclose(self) -> None:
         """Close every connection; open requests end with ConnectionLost, queued ones unsent."""
@@ -353,17 +353,20 @@ class CurlTransport:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        pending: list[tuple[OnAnswer, Answer]] = []
+        pending: list[tuple[OnTagged, int, Answer]] = []
         for easy, exchange in list(self._active.items()):
             self._multi.remove_handle(easy)
             if exchange.on_answer is not None:
-                pending.append((exchange.on_answer, ConnectionLost("transport closed")))
+                lost = ConnectionLost("transport closed")
+                pending.append((exchange.on_answer, exchange.tag, lost))
             easy.close()
         self._active.clear()
-        for item in self._waiting:
-            if item.on_answer is not None:
-                pending.append((item.on_answer, Unprocessed("transport closed before sending")))
-        self._waiting.clear()
+        for queued in self._queue:
+            if queued.on_answer is not None:
+                for *_, tag in queued.requests[queued.next :]:
+                    unsent = Unprocessed("transport closed before sending")
+                    pending.append((queued.on_answer, tag, unsent))
+        self._queue.clear()
         for idle in self._idle:
             idle.easy.close()
         self._idle.clear()
@@ -372,5 +375,5 @@ class CurlTransport:
             self._loop.remove_reader(fd)
             self._loop.remove_writer(fd)
         self._watched.clear()
-        for on_answer, answer in pending:
-            self._deliver(on_answer, answer)
+        for on_answer, tag, answer in pending:
+            self._deliver(on_answer, tag, answer)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from email.utils import formatdate
 
 import jwt
 import pytest
@@ -154,3 +156,74 @@ async def test_a_cancelled_request_is_aborted_and_the_transport_goes_on(
     fast = f"{fake_apns.url}/3/device/{hex_tokens(1)[0]}"
     response = await transport.request("POST", fast, headers, BODY, timeout_s=5)
     assert response.status == 200
+
+
+async def test_a_batch_is_answered_by_tag_past_the_window(
+    certs: FakeCertificates, fake_apns: FakeApns, auth: tuple[str, str]
+) -> None:
+    curl = CurlTransport(ca_file=str(certs.ca_file), max_in_flight=7)
+    headers: list[str | bytes] = [f"apns-topic: {TOPIC}".encode(), f"{auth[0]}: {auth[1]}"]
+    tokens = [*hex_tokens(40), *hex_tokens(1, "bad")]
+    requests = [
+        (f"{fake_apns.url}/3/device/{token}", headers, BODY, 100 + i)
+        for i, token in enumerate(tokens)
+    ]
+    answers: dict[int, Answer] = {}
+    try:
+        curl.submit_batch(requests, 10, answers.__setitem__)
+        assert curl.in_flight == 41
+        await wait_until(lambda: len(answers) == 41)
+    finally:
+        await curl.aclose()
+    statuses = {tag: getattr(answer, "status", None) for tag, answer in answers.items()}
+    assert statuses == {**{100 + i: 200 for i in range(40)}, 140: 400}
+    assert fake_apns.max_open_streams <= 7
+    assert curl.in_flight == 0
+
+
+async def test_closing_ends_a_waiting_batch_unsent(
+    certs: FakeCertificates, fake_apns: FakeApns, auth: tuple[str, str]
+) -> None:
+    fake_apns.plan.delay_s = 30.0
+    curl = CurlTransport(ca_file=str(certs.ca_file), max_in_flight=2)
+    headers: list[str | bytes] = [f"apns-topic: {TOPIC}", f"{auth[0]}: {auth[1]}"]
+    requests = [(f"{fake_apns.url}/3/device/{t}", headers, BODY, i) for i, t in enumerate("abcde")]
+    answers: dict[int, Answer] = {}
+    curl.submit_batch(requests, 30, answers.__setitem__)
+    await wait_until(lambda: fake_apns.inbox.attempts.total() >= 2)
+    await curl.aclose()
+    kinds = {tag: type(answer).__name__ for tag, answer in answers.items()}
+    assert kinds == {0: "ConnectionLost", 1: "ConnectionLost"} | dict.fromkeys(
+        (2, 3, 4), "Unprocessed"
+    )
+    curl.submit_batch(requests[:1], 5, answers.__setitem__)
+    assert type(answers[0]) is ConnectFailed
+
+
+async def test_without_answer_headers_only_retry_after_is_kept(
+    certs: FakeCertificates, fake_apns: FakeApns, auth: tuple[str, str]
+) -> None:
+    curl = CurlTransport(ca_file=str(certs.ca_file), answer_headers=False)
+    url = f"{fake_apns.url}/3/device/"
+    headers = [("apns-topic", TOPIC), ("apns-id", "0b0e5f3a-4a8e-4bd2-9e7b-0f5b6d7c8e9f"), auth]
+    try:
+        ok = await curl.request("POST", url + hex_tokens(1)[0], headers, BODY, timeout_s=5)
+        again = await curl.request("POST", url + hex_tokens(2)[1], headers, BODY, timeout_s=5)
+        limited = await curl.request(
+            "POST", url + hex_tokens(1, "429")[0], headers, BODY, timeout_s=5
+        )
+        when = time.time() + 120  # an HTTP-date: libcurl turns it into seconds from now
+        fake_apns.plan.fail_status = 503
+        fake_apns.plan.fail_retry_after = formatdate(when, usegmt=True)
+        later = await curl.request("POST", url + hex_tokens(1)[0], headers, BODY, timeout_s=5)
+        fake_apns.plan.fail_retry_after = None
+        bare = await curl.request("POST", url + hex_tokens(1)[0], headers, BODY, timeout_s=5)
+    finally:
+        await curl.aclose()
+    assert (ok.status, ok.headers, ok.body) == (200, [], b"")
+    assert again is ok  # a bare answer is shared, not built per request
+    assert (limited.status, limited.headers) == (429, [("retry-after", "1")])
+    assert json.loads(limited.body) == {"reason": "TooManyRequests"}
+    assert later.status == 503
+    assert 100 <= int(later.header("retry-after") or 0) <= 120
+    assert (bare.status, bare.headers) == (503, [])

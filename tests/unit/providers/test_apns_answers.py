@@ -81,6 +81,13 @@ def test_200_is_sent_with_the_apns_id() -> None:
     assert (result.outcome, result.code, result.provider_ref) == (Outcome.SENT, C.SENT, "id-1")
 
 
+def test_without_the_answer_header_the_sent_apns_id_is_the_ref() -> None:
+    # The adapter collects no answer headers (http_curl_easy.EasyOptions): APNs echoes ours.
+    refused = HttpResponse(400, [], b'{"reason": "BadDeviceToken"}')
+    assert result_of_answer(refused, lambda: NOW, "id-sent").provider_ref == "id-sent"
+    assert result_of_answer(answer(200, None), lambda: NOW, "id-sent").provider_ref == "id-1"
+
+
 def test_410_carries_its_millisecond_timestamp() -> None:
     doc = {"reason": "Unregistered", "timestamp": 1_700_000_000_123}
     result = result_of_answer(answer(410, doc), lambda: NOW)

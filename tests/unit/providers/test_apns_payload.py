@@ -136,6 +136,13 @@ def test_apns_id_is_uuid5_of_the_delivery_id() -> None:
     assert apns_id("delivery-7") == apns_id("delivery-7") != apns_id("delivery-8")
 
 
+def test_apns_id_matches_uuid5_for_every_variant_digit() -> None:
+    namespace = uuid.UUID(bytes=_UUID5_NAMESPACE)
+    ids = [f"d-{n}-\u00e9" for n in range(400)]  # enough for all 16 values of the 17th digit
+    assert {apns_id(i)[19] for i in ids} == set("89ab")
+    assert [apns_id(i) for i in ids] == [str(uuid.uuid5(namespace, i)) for i in ids]
+
+
 def test_kind_renders_the_body_and_knows_the_limits() -> None:
     kind = apns_kind()
     push = Push(Content(alert="a"), DeliveryOptions(EXPIRES))
