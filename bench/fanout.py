@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench import providers as pbench  # noqa: E402
+from bench import servers as pbench  # noqa: E402
 from pushgate.app import build_runtime  # noqa: E402
 from pushgate.config import Settings, async_database_url  # noqa: E402
 from pushgate.delivery.engine import DeliveryConfig  # noqa: E402
@@ -165,6 +165,7 @@ def apns_providers(server: str, workdir: Path) -> Iterator[Providers]:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+    servers: contextlib.AbstractContextManager[tuple[str, str] | None]
     if server == "fake":
         servers = pbench.fake_apns_process(workdir, public)
     elif server == "node":
