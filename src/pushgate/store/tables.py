@@ -238,6 +238,22 @@ user_uuid_history = Table(
     Index(None, "user_uuid"),
 )
 
+# Further accounts a registration's device receives pushes for, besides its own user_name
+# (Discord seed's device sync: one device token, several signed-in accounts). Written only by
+# services/device_sync.py; the users audience matches them like user_name.
+registration_accounts = Table(
+    "registration_accounts",
+    metadata,
+    Column(
+        "registration_id",
+        ForeignKey("registrations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user_name", String(255), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "user_name"),
+)
+
 topics = Table(
     "topics",
     metadata,

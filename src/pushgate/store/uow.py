@@ -16,6 +16,7 @@ from pushgate.store.repos.events import EventRepo
 from pushgate.store.repos.jobs import JobRepo
 from pushgate.store.repos.notifications import NotificationRepo
 from pushgate.store.repos.platforms import PushPlatformRepo
+from pushgate.store.repos.registration_accounts import RegistrationAccountRepo
 from pushgate.store.repos.registrations import RegistrationRepo
 from pushgate.store.repos.topics import TopicRepo
 from pushgate.store.repos.users import UserRepo, UserTokenRepo
@@ -29,6 +30,7 @@ class UnitOfWork:
         self.system = SystemSecretRepo(conn)
         self.credentials = CredentialRepo(conn)
         self.registrations = RegistrationRepo(conn)
+        self.registration_accounts = RegistrationAccountRepo(conn)
         self.topics = TopicRepo(conn)
         self.notifications = NotificationRepo(conn)
         self.jobs = JobRepo(conn)

@@ -21,6 +21,7 @@ from pushgate.domain.targets import CapabilityUser, Target, TargetKind
 from pushgate.store.repos._base import Repo
 from pushgate.store.tables import (
     deliveries,
+    registration_accounts,
     registration_capabilities,
     registrations,
     subscriptions,
@@ -73,10 +74,20 @@ def _rows(result: Iterable[Any]) -> list[AudienceRow]:
 
 
 def _users_match(users: Sequence[str], user_uuids: Sequence[str]) -> Any:
-    """A user by name, or by global user id, current or past (the SAP seed keeps history)."""
+    """A user by name, or by global user id, current or past (the SAP seed keeps history).
+
+    By name also matches a device synced to that user besides its owner (Discord seed). That
+    test is an uncorrelated IN, not EXISTS: SQLite then answers the OR from two indexes
+    (user_name, and the synced names); a correlated EXISTS made it walk the whole app (measured
+    on 300k registrations: 0.2 ms against 350 ms a page).
+    """
     conditions: list[Any] = []
     if users:
         conditions.append(_R.c.user_name.in_(users))
+        synced = select(registration_accounts.c.registration_id).where(
+            registration_accounts.c.user_name.in_(users)
+        )
+        conditions.append(_R.c.id.in_(synced))
     if user_uuids:
         conditions.append(_R.c.user_uuid.in_(user_uuids))
         conditions.append(
