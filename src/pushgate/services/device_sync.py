@@ -130,7 +130,7 @@ async def sync_device(
     registration = await _register(db, user, device, platform, now, endpoints)
     synced = {names[i] for i in claimed.values() if i in names} - {user.user_name}
     async with unit_of_work(db) as uow:
-        await uow.registration_accounts.replace(registration.id, synced, now)
+        await uow.registration_accounts.replace(registration.id, user.user_name, synced, now)
     return [token for token in given if claimed.get(token) not in names]
 
 

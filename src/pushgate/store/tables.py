@@ -240,7 +240,9 @@ user_uuid_history = Table(
 
 # Further accounts a registration's device receives pushes for, besides its own user_name
 # (Discord seed's device sync: one device token, several signed-in accounts). Written only by
-# services/device_sync.py; the users audience matches them like user_name.
+# services/device_sync.py; the users audience matches them like user_name while the
+# registration still belongs to `owner_name`, the user who synced it: a token that moves to
+# another user, through whichever API, leaves the previous owner's accounts behind.
 registration_accounts = Table(
     "registration_accounts",
     metadata,
@@ -250,6 +252,7 @@ registration_accounts = Table(
         primary_key=True,
     ),
     Column("user_name", String(255), primary_key=True),
+    Column("owner_name", String(255), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Index(None, "user_name"),
 )

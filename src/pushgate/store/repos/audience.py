@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select, text, true, union_all
+from sqlalchemy import Select, and_, exists, or_, select, text, true, tuple_, union_all
 
 from pushgate.domain.platforms import Platform
 from pushgate.domain.recipients import Recipient
@@ -76,7 +76,7 @@ def _rows(result: Iterable[Any]) -> list[AudienceRow]:
 def _users_match(users: Sequence[str], user_uuids: Sequence[str]) -> Any:
     """A user by name, or by global user id, current or past (the SAP seed keeps history).
 
-    By name also matches a device synced to that user besides its owner (Discord seed). That
+    By name also matches a device synced to that user by its owner (Discord seed). That
     test is an uncorrelated IN, not EXISTS: SQLite then answers the OR from two indexes
     (user_name, and the synced names); a correlated EXISTS made it walk the whole app (measured
     on 300k registrations: 0.2 ms against 350 ms a page).
@@ -84,10 +84,11 @@ def _users_match(users: Sequence[str], user_uuids: Sequence[str]) -> Any:
     conditions: list[Any] = []
     if users:
         conditions.append(_R.c.user_name.in_(users))
-        synced = select(registration_accounts.c.registration_id).where(
-            registration_accounts.c.user_name.in_(users)
-        )
-        conditions.append(_R.c.id.in_(synced))
+        synced = select(
+            registration_accounts.c.registration_id, registration_accounts.c.owner_name
+        ).where(registration_accounts.c.user_name.in_(users))
+        # Only while the device still belongs to the user who synced it (see tables.py).
+        conditions.append(tuple_(_R.c.id, _R.c.user_name).in_(synced))
     if user_uuids:
         conditions.append(_R.c.user_uuid.in_(user_uuids))
         conditions.append(

@@ -36,8 +36,10 @@ class RegistrationAccountRepo(Repo):
         stmt = select(_A.c.user_name).where(_A.c.registration_id == registration_id)
         return sorted((await self.conn.execute(stmt)).scalars())
 
-    async def replace(self, registration_id: str, names: Collection[str], now: datetime) -> None:
-        """Sync the registration to exactly `names`; the ones kept keep their time."""
+    async def replace(
+        self, registration_id: str, owner: str, names: Collection[str], now: datetime
+    ) -> None:
+        """Sync the registration of `owner` to exactly `names`; the ones kept keep their time."""
         wanted = sorted(set(names))
         stale = delete(_A).where(_A.c.registration_id == registration_id)
         if wanted:
@@ -47,10 +49,13 @@ class RegistrationAccountRepo(Repo):
             stmt = (
                 self.upsert_insert(_A)
                 .values(
-                    [{"registration_id": registration_id, "user_name": n, "created_at": now}
+                    [{"registration_id": registration_id, "user_name": n, "owner_name": owner,
+                      "created_at": now}
                      for n in wanted]
                 )
-                .on_conflict_do_nothing(index_elements=["registration_id", "user_name"])
+                .on_conflict_do_update(
+                    index_elements=["registration_id", "user_name"], set_={"owner_name": owner}
+                )
             )  # fmt: skip
             await self.conn.execute(stmt)
 

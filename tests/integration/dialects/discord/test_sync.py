@@ -148,3 +148,19 @@ async def test_unregistering_as_a_synced_account_or_as_the_owner(
     assert response.status_code == 204
     assert await registrations(client) == []
     assert await reached(client, recorder, "carol") == []
+
+
+async def test_a_token_moved_to_another_user_elsewhere_leaves_the_synced_accounts_behind(
+    client: httpx.AsyncClient, users: Users, recorder: Recorder
+) -> None:
+    assert await sync(client, users.alice, await sync_token(client, users.bob)) == []
+    assert await reached(client, recorder, "bob") == [DEVICE["token"]]
+    # The same device token re-registered for carol through the native API, not the dialect.
+    moved = await client.post(
+        "/v1/apps/news/registrations",
+        json={"platform": "fcm", "token": DEVICE["token"], "user": "carol"},
+        headers=ADMIN,
+    )
+    assert moved.status_code == 200, moved.text
+    assert await reached(client, recorder, "bob") == []  # alice's grant left with alice
+    assert await reached(client, recorder, "carol") == [DEVICE["token"]]

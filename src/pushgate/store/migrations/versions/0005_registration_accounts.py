@@ -23,6 +23,7 @@ def upgrade() -> None:
         "registration_accounts",
         sa.Column("registration_id", sa.String(32), nullable=False),
         sa.Column("user_name", sa.String(255), nullable=False),
+        sa.Column("owner_name", sa.String(255), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["registration_id"],
