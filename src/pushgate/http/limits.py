@@ -1,13 +1,14 @@
 """Request body limit, enforced while reading: a declared or streamed oversize is never buffered.
 
-Starlette's own limiter answers a declared oversize in plain text; ours keeps the error
-envelope. The streamed case raises an HTTPException subclass so FastAPI's body reader passes
-it through to our handler instead of turning it into a generic 400.
+Both cases raise an HTTPException subclass from the body reader (the first read when
+Content-Length already declares too much, before a byte is taken; the read that crosses the
+limit when streamed), so FastAPI passes it to the handler of whichever front door the route
+belongs to: the native envelope for /v1, the vendor's shape for a dialect (http/dialect.py).
+Starlette's own limiter would answer in plain text, and answering here, before routing,
+would always be the native envelope.
 """
 
 from __future__ import annotations
-
-import json
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,14 +28,16 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await self._refuse(send)
-                return
+        declared_over = any(
+            name == b"content-length" and (not value.isdigit() or int(value) > self.limit)
+            for name, value in scope["headers"]
+        )
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
+            if declared_over:
+                raise BodyTooLargeError(self.limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -43,22 +46,3 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "body_too_large",
-                    "message": f"the request body exceeds {self.limit} bytes",
-                    "field": None,
-                    "details": None,
-                }
-            }
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})

@@ -95,3 +95,12 @@ async def test_a_body_over_the_limit_while_streaming_is_the_vendors_413(
     )
     assert response.status_code == 413
     assert "vendor_error" in response.json()
+
+
+async def test_a_declared_oversize_is_the_vendors_413_too(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/vendor/typed", content=b'{"count": 1}' + b" " * 100,
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert response.json()["kind"] == "body_too_large"

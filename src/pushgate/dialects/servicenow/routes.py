@@ -69,8 +69,7 @@ def _documented(summary: str, body: type[BaseModel], *, versioned: bool) -> dict
             401: {**error, "description": "Missing or wrong user name and password",
                   "headers": {"WWW-Authenticate": {"schema": {"type": "string"},
                                                    "description": BASIC_CHALLENGE}}},
-            413: {**error, "description": "A body over the size limit (pushgate's native "
-                  "envelope when Content-Length declares it: refused before routing)"},
+            413: {**error, "description": "A body over the size limit"},
             500: {**error, "description": "A server-side error"},
         },
         "openapi_extra": {

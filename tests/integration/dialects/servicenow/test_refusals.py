@@ -209,6 +209,14 @@ async def test_a_streamed_body_over_the_limit_is_413_in_servicenow_shape(
     assert servicenow_error(response, 413)["error"]["message"] == "Exception while reading request"
 
 
+async def test_a_declared_body_over_the_limit_is_413_in_servicenow_shape(
+    installed: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    body = b'{"platform":"Android","token":"' + b"a" * runtime.settings.max_body_bytes + b'"}'
+    response = await installed.post(INSTALL_PATH, content=body, headers=curl_headers())
+    assert servicenow_error(response, 413)["error"]["message"] == "Exception while reading request"
+
+
 async def test_a_server_side_failure_is_500_in_servicenow_shape_and_stores_nothing(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
