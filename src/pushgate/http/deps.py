@@ -14,6 +14,7 @@ from fastapi import Depends, Query, Request
 from pushgate.config import Settings
 from pushgate.delivery.engine import DeliveryEngine
 from pushgate.domain.roles import Role
+from pushgate.domain.text import UNSTORABLE_MESSAGE, is_unstorable
 from pushgate.errors import Forbidden, InvalidInput, Unauthenticated, UnsupportedMediaType
 from pushgate.services.auth import Authenticator, Principal, resolve_app_id
 from pushgate.services.user_auth import UserAuthenticator, is_user_token
@@ -99,6 +100,14 @@ async def require_json(request: Request) -> None:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType("send the body as application/json", field="content-type")
+
+
+async def refuse_unstorable_parameters(request: Request) -> None:
+    """Path and query values with text no database stores (NUL, lone surrogates): 400."""
+    for source in (request.path_params, request.query_params):
+        for name, value in source.items():
+            if isinstance(value, str) and is_unstorable(value):
+                raise InvalidInput(UNSTORABLE_MESSAGE, field=name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from pushgate.domain.platforms import Platform
 from pushgate.domain.records import Registration
-from pushgate.errors import NotFound, StorageUnavailable
+from pushgate.domain.text import UNSTORABLE_MESSAGE
+from pushgate.errors import InvalidInput, NotFound, StorageUnavailable
 from pushgate.store.fast import FastRegistrationWriter
 
 _READONLY = "pushgate_readonly"
@@ -74,9 +75,13 @@ class Database:
                 async with conn.begin():
                     yield conn
         except (OperationalError, OSError, DBAPIError) as exc:
+            if _is_unstorable_text(exc):
+                raise InvalidInput(UNSTORABLE_MESSAGE) from exc
             if isinstance(exc, DBAPIError) and not _is_unavailable(exc):
                 raise
             raise StorageUnavailable("the database is unreachable; retry shortly") from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate, which no driver can encode
+            raise InvalidInput(UNSTORABLE_MESSAGE) from exc
 
     async def ping(self) -> bool:
         try:
@@ -96,6 +101,12 @@ class Database:
             # The app vanished between authentication (cached) and this write.
             raise NotFound("no app with this name", field="app") from None
         except (
+            UnicodeEncodeError,
+            asyncpg.CharacterNotInRepertoireError,
+            asyncpg.UntranslatableCharacterError,
+        ) as exc:
+            raise InvalidInput(UNSTORABLE_MESSAGE) from exc
+        except (
             OSError,
             sqlite3.OperationalError,
             asyncpg.PostgresConnectionError,
@@ -106,6 +117,16 @@ class Database:
     async def dispose(self) -> None:
         await self.fast.close()
         await self.engine.dispose()
+
+
+def _is_unstorable_text(exc: Exception) -> bool:
+    # The front doors refuse such text first (domain/text.py); this is the net under them, so
+    # a value that slipped through is a 400, never a 500.
+    orig = getattr(exc, "orig", None)
+    return isinstance(
+        orig,
+        asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError,
+    ) or isinstance(getattr(orig, "__cause__", None), UnicodeEncodeError)
 
 
 def _is_unavailable(exc: DBAPIError) -> bool:

@@ -5,16 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from pushgate.http.deps import require_json
+from pushgate.domain.text import UNSTORABLE_MESSAGE, find_unstorable
+from pushgate.http.deps import refuse_unstorable_parameters, require_json
 from pushgate.http.errors import ErrorEnvelope
 
 
 class StrictModel(BaseModel):
-    """Request bodies: an unknown field is an error (400), never silently dropped."""
+    """Request bodies: an unknown field is an error (400), never silently dropped; text that
+    no database can store (NUL, lone surrogates) is an error naming its field (422)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        # Nested StrictModels check their own fields; free-form JSON (data, overrides) and
+        # lists are walked here.
+        if not isinstance(value, BaseModel) and find_unstorable(value):
+            raise ValueError(UNSTORABLE_MESSAGE)
+        return value
 
 
 _ERRORS = {
@@ -37,6 +48,6 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 ROUTER_DEFAULTS: dict[str, Any] = {
-    "dependencies": [Depends(require_json)],
+    "dependencies": [Depends(require_json), Depends(refuse_unstorable_parameters)],
     "responses": errors(400, 401, 403, 404, 413, 415, 422, 503),
 }
