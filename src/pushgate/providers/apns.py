@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import Outcome, ResultCode
@@ -126,8 +126,9 @@ class ApnsProvider:
         self._options = options
         self._clock = clock
         self._production, self._sandbox = base_urls(credential, options)
-        self._production_device = f"{self._production}/3/device/"
-        self._sandbox_device = f"{self._sandbox}/3/device/"
+        # Each host's transport is bound to its origin; a request names only its path.
+        self._production_device = f"{_path_of(self._production)}/3/device/"
+        self._sandbox_device = f"{_path_of(self._sandbox)}/3/device/"
         self._token: ProviderToken | None = None
         self._client_certificate: tuple[bytes, bytes, str | None] | None = None
         if settings.get("auth") == "certificate":
@@ -161,6 +162,7 @@ class ApnsProvider:
                 max_connections=self._max_connections,
                 streams_per_connection=self._streams_per_connection,
                 answer_headers=False,  # apns-id is ours, echoed; Retry-After comes from libcurl
+                origin=_origin_of(base_url),
             )
             self._transports[base_url] = transport
         return transport
@@ -240,11 +242,13 @@ class ApnsProvider:
             if not token.isalnum():
                 token = quote(token, safe="")  # tokens are hex; anything else stays one segment
             ident = refs[index] = apns_id(delivery.delivery_id)
-            url = (self._sandbox_device if recipient.sandbox else self._production_device) + token
+            path = (self._sandbox_device if recipient.sandbox else self._production_device) + token
             queue = requests.get(recipient.sandbox)
             if queue is None:
                 queue = requests[recipient.sandbox] = []
-            queue.append((url, [*ready.lines, "apns-id: " + ident], ready.body, index))
+            # Tuples of str and bytes only: the collector untracks them at its first look
+            # (a list would stay tracked, and be scanned, until sent).
+            queue.append((path, (*ready.lines, "apns-id: " + ident), ready.body, index))
         return requests
 
     def _prepare(
@@ -262,13 +266,13 @@ class ApnsProvider:
             rendering = render(push.content, push.options, platform, self._topic)
             renders[key] = rendering
         if rendering.too_large:
-            return _Prepared([], b"", TOO_LARGE)  # the limit is checked before sending
+            return _Prepared((), b"", TOO_LARGE)  # the limit is checked before sending
         if rendering.expires_at <= now:
-            return _Prepared([], b"", EXPIRED)
-        lines: list[str | bytes] = [line.encode() for line in rendering.headers]
+            return _Prepared((), b"", EXPIRED)
+        lines = [line.encode() for line in rendering.headers]
         if auth_line is not None:
             lines.append(auth_line)
-        return _Prepared(lines, rendering.body, None)
+        return _Prepared(tuple(lines), rendering.body, None)
 
     async def aclose(self) -> None:
         """Close every connection; sends still open end as RETRY results."""
@@ -284,10 +288,19 @@ class _Prepared:
 
     __slots__ = ("body", "lines", "refused")
 
-    def __init__(self, lines: list[str | bytes], body: bytes, refused: SendResult | None) -> None:
+    def __init__(self, lines: tuple[bytes, ...], body: bytes, refused: SendResult | None) -> None:
         self.lines = lines  # header lines but apns-id: the rendering's and authorization
         self.body = body
         self.refused = refused  # too large or expired: the result, and nothing is sent
+
+
+def _origin_of(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _path_of(base_url: str) -> str:
+    return urlsplit(base_url).path.rstrip("/")  # a base URL may carry a path (a proxy's)
 
 
 def _finish(done: asyncio.Future[None]) -> None:

@@ -1,4 +1,4 @@
-"""The easy handles of http_curl.py: the options each is set up with once, and its answers.
+"""http_curl.py's pieces: easy handles (options set once, answers read) and submissions.
 
 An easy handle serves one request at a time and is reused (libcurl keeps options between
 requests), so everything that does not change per request is set here, once per handle.
@@ -6,8 +6,9 @@ requests), so everything that does not change per request is set here, once per 
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pycurl
@@ -17,6 +18,26 @@ from pushgate.providers.http import HttpResponse, TransportError
 Answer = HttpResponse | TransportError
 # How a transport hands answers back: (the request's tag, its answer or failure).
 OnTagged = Callable[[int, Answer], None]
+# The URL (or, with an origin, the path on it), "name: value" lines, the body, the tag.
+Request = tuple[str, Sequence[str | bytes], bytes, int]
+
+
+class Submission:
+    """One submit or submit_batch: its requests, in order, and their common deadline."""
+
+    __slots__ = ("deadline", "next", "on_answer", "open", "requests", "timer")
+
+    def __init__(self, requests: Sequence[Request], deadline: float, on_answer: OnTagged) -> None:
+        self.requests = requests
+        self.next = 0  # requests[next:] are not started yet (the in-flight window is full)
+        self.open = 0  # started and not answered
+        self.deadline = deadline
+        self.on_answer: OnTagged | None = on_answer  # None: cancelled or past its deadline
+        self.timer: asyncio.TimerHandle | None = None
+
+    def left(self) -> int:
+        """Requests not answered yet."""
+        return len(self.requests) - self.next + self.open if self.on_answer is not None else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +53,7 @@ class EasyOptions:
     client_certificate: bytes | None = None
     client_key: bytes | None = None
     client_key_password: str | None = None
+    origin: str | None = None  # set: the handle's URL for good, requests give their path
 
 
 class Exchange:
@@ -41,7 +63,7 @@ class Exchange:
     Curl object is a slow path (it showed in a native profile at ~3 % of a send).
     """
 
-    __slots__ = ("chunks", "easy", "lines", "on_answer", "tag")
+    __slots__ = ("batch", "chunks", "easy", "lines", "on_answer", "tag")
 
     def __init__(self, options: EasyOptions) -> None:
         self.easy = easy = pycurl.Curl()
@@ -49,6 +71,7 @@ class Exchange:
         self.chunks: list[bytes] = []
         self.on_answer: OnTagged | None = None  # set while a request is open
         self.tag = 0
+        self.batch: Submission | None = None  # what the open request belongs to
         # list.append as the callbacks: called from C without a Python frame per chunk.
         if options.answer_headers:
             easy.setopt(pycurl.HEADERFUNCTION, self.lines.append)
@@ -58,6 +81,8 @@ class Exchange:
         easy.setopt(pycurl.NOSIGNAL, 1)
         easy.setopt(pycurl.USERAGENT, "pushgate")
         easy.setopt(pycurl.POST, 1)
+        if options.origin:
+            easy.setopt(pycurl.URL, options.origin + "/")  # each request: REQUEST_TARGET
         easy.setopt(pycurl.MAXFILESIZE, options.max_answer_bytes)
         easy.setopt(pycurl.FOLLOWLOCATION, 0)
         easy.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTPS | pycurl.PROTO_HTTP)

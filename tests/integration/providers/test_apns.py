@@ -261,3 +261,21 @@ async def test_a_push_is_rendered_once_for_many_tokens(
         )
     }
     assert len({r.provider_ref for r in results}) == 200
+
+
+async def test_a_base_url_path_is_kept_in_every_request(
+    fake_apns: FakeApns,
+    apns_key: ec.EllipticCurvePrivateKey,
+    clock: Clock,
+    provider_options: ProviderOptions,
+) -> None:
+    # A base URL with a path (a proxy's): the fake APNs knows no such path, so BadPath
+    # proves the path went out ahead of /3/device/.
+    adapter = ApnsProvider(
+        token_credential(apns_key, f"{fake_apns.url}/relay/"), provider_options, clock=clock
+    )
+    try:
+        [result] = await adapter.send(batch(hex_tokens(1), alert_push(clock)))
+    finally:
+        await adapter.aclose()
+    assert (result.outcome, result.reason) == (Outcome.REJECTED, "BadPath")

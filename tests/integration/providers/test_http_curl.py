@@ -227,3 +227,44 @@ async def test_without_answer_headers_only_retry_after_is_kept(
     assert later.status == 503
     assert 100 <= int(later.header("retry-after") or 0) <= 120
     assert (bare.status, bare.headers) == (503, [])
+
+
+async def test_a_batch_deadline_ends_open_and_waiting_requests_at_once(
+    certs: FakeCertificates, fake_apns: FakeApns, auth: tuple[str, str]
+) -> None:
+    fake_apns.plan.delay_s = 30.0
+    curl = CurlTransport(ca_file=str(certs.ca_file), max_in_flight=1)
+    headers: list[str | bytes] = [f"apns-topic: {TOPIC}", f"{auth[0]}: {auth[1]}"]
+    requests = [(f"{fake_apns.url}/3/device/{t}", headers, BODY, i) for i, t in enumerate("abc")]
+    answers: dict[int, Answer] = {}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        curl.submit_batch(requests, 0.5, answers.__setitem__)
+        await wait_until(lambda: len(answers) == 3)
+        elapsed = loop.time() - started
+        assert curl.in_flight == 0
+    finally:
+        await curl.aclose()
+    assert 0.4 <= elapsed < 1.5
+    assert [type(answers[tag]) for tag in range(3)] == [TimedOut, Unprocessed, Unprocessed]
+
+
+async def test_an_origin_bound_transport_sends_paths_there_only(
+    certs: FakeCertificates, fake_apns: FakeApns, auth: tuple[str, str]
+) -> None:
+    curl = CurlTransport(ca_file=str(certs.ca_file), origin=fake_apns.url)
+    headers = [("apns-topic", TOPIC), auth]
+    path = f"/3/device/{hex_tokens(1)[0]}"
+    try:
+        response = await curl.request("POST", fake_apns.url + path, headers, BODY, timeout_s=5)
+        with pytest.raises(ConnectFailed):
+            await curl.request("POST", f"https://127.0.0.1:1{path}", headers, BODY, timeout_s=5)
+        answers: dict[int, Answer] = {}
+        curl.submit_batch([(path, [f"apns-topic: {TOPIC}"], BODY, 7)], 5, answers.__setitem__)
+        await wait_until(lambda: 7 in answers)
+    finally:
+        await curl.aclose()
+    assert response.status == 200
+    assert getattr(answers[7], "status", None) == 403  # no token: the fake's own refusal
+    assert fake_apns.inbox.tokens() == [hex_tokens(1)[0]]
