@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 from urllib.parse import quote, urlsplit
 
 from pushgate.domain.platforms import Platform
-from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.providers.apns_answers import (
     EXPIRED,
     EXPIRED_PROVIDER_TOKEN,
@@ -36,6 +35,7 @@ from pushgate.providers.apns_answers import (
     TOO_LARGE,
     result_of_answer,
     result_of_failure,
+    sent,
 )
 from pushgate.providers.apns_auth import ProviderToken, ProviderTokens
 from pushgate.providers.apns_payload import Rendering, apns_id, payload_limit, render, render_body
@@ -60,7 +60,6 @@ PRODUCTION_URL = "https://api.push.apple.com"
 SANDBOX_URL = "https://api.sandbox.push.apple.com"
 DEFAULT_CONNECTIONS = 4  # per credential and host: APNs asks to spread load over several
 CLOSED = "transport closed"
-_SENT, _SENT_CODE = Outcome.SENT, ResultCode.SENT
 
 
 def base_urls(credential: ProviderCredential, options: ProviderOptions) -> tuple[str, str]:
@@ -95,7 +94,7 @@ class _Round:
             return  # past the batch deadline: that slot is already a timeout
         if type(answer) is HttpResponse:
             if answer.status == 200:  # the hot path: no header or body to read
-                result = SendResult(_SENT, _SENT_CODE, provider_ref=self.refs[index])
+                result = sent(self.refs[index])
             else:
                 result = result_of_answer(answer, self.now, self.refs[index])
                 if result.reason == EXPIRED_PROVIDER_TOKEN:
@@ -215,7 +214,7 @@ class ApnsProvider:
         auth: str | None,
         round_: _Round,
         renders: dict[tuple[int, Platform], Rendering],
-    ) -> dict[bool, list[Request]]:
+    ) -> dict[int, list[Request]]:
         """The round's requests by Recipient.sandbox (one transport each); the deliveries
         refused before sending get their result here."""
         now = self._clock()
@@ -224,16 +223,20 @@ class ApnsProvider:
         # platform) shares is prepared once per round, as bytes header lines (this loop and
         # the transport's are the adapter's whole per-send Python work, ~5 us a send).
         prepared: dict[tuple[int, Platform], _Prepared] = {}
-        requests: dict[bool, list[Request]] = {}
+        queues: tuple[list[Request], list[Request]] = ([], [])  # production, sandbox
+        devices = (self._production_device, self._sandbox_device)
         deliveries, refs, results = batch.deliveries, round_.refs, round_.results
+        push: Push | None = None
+        platform: Platform | None = None
+        ready = _Prepared((), b"", None)
         for index in indices:
             delivery = deliveries[index]
-            push, recipient = delivery.push, delivery.recipient
-            key = (id(push), recipient.platform)
-            ready = prepared.get(key)
-            if ready is None:
-                ready = self._prepare(push, recipient.platform, renders, auth_line, now)
-                prepared[key] = ready
+            recipient = delivery.recipient
+            if delivery.push is not push or recipient.platform is not platform:
+                push, platform = delivery.push, recipient.platform  # mostly the same as before
+                ready = prepared.get((id(push), platform)) or self._prepare(
+                    push, platform, renders, auth_line, now, prepared
+                )
             if ready.refused is not None:
                 results[index] = ready.refused  # decided before sending: no request is made
                 round_.left -= 1
@@ -242,14 +245,13 @@ class ApnsProvider:
             if not token.isalnum():
                 token = quote(token, safe="")  # tokens are hex; anything else stays one segment
             ident = refs[index] = apns_id(delivery.delivery_id)
-            path = (self._sandbox_device if recipient.sandbox else self._production_device) + token
-            queue = requests.get(recipient.sandbox)
-            if queue is None:
-                queue = requests[recipient.sandbox] = []
             # Tuples of str and bytes only: the collector untracks them at its first look
             # (a list would stay tracked, and be scanned, until sent).
-            queue.append((path, (*ready.lines, "apns-id: " + ident), ready.body, index))
-        return requests
+            queues[recipient.sandbox].append(
+                (devices[recipient.sandbox] + token, (*ready.lines, "apns-id: " + ident),
+                 ready.body, index)
+            )  # fmt: skip
+        return {sandbox: queue for sandbox, queue in enumerate(queues) if queue}
 
     def _prepare(
         self,
@@ -258,6 +260,7 @@ class ApnsProvider:
         renders: dict[tuple[int, Platform], Rendering],
         auth_line: bytes | None,
         now: float,
+        prepared: dict[tuple[int, Platform], _Prepared],
     ) -> _Prepared:
         # Pushes are shared by many deliveries: render once per (Push, platform) and batch.
         key = (id(push), platform)
@@ -266,13 +269,16 @@ class ApnsProvider:
             rendering = render(push.content, push.options, platform, self._topic)
             renders[key] = rendering
         if rendering.too_large:
-            return _Prepared((), b"", TOO_LARGE)  # the limit is checked before sending
-        if rendering.expires_at <= now:
-            return _Prepared((), b"", EXPIRED)
-        lines = [line.encode() for line in rendering.headers]
-        if auth_line is not None:
-            lines.append(auth_line)
-        return _Prepared(tuple(lines), rendering.body, None)
+            ready = _Prepared((), b"", TOO_LARGE)  # the limit is checked before sending
+        elif rendering.expires_at <= now:
+            ready = _Prepared((), b"", EXPIRED)
+        else:
+            lines = [line.encode() for line in rendering.headers]
+            if auth_line is not None:
+                lines.append(auth_line)
+            ready = _Prepared(tuple(lines), rendering.body, None)
+        prepared[key] = ready
+        return ready
 
     async def aclose(self) -> None:
         """Close every connection; sends still open end as RETRY results."""

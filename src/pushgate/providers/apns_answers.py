@@ -10,13 +10,14 @@ request we built is (a pushgate bug: nobody but us can fix it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from pushgate.domain.statuses import Outcome, ResultCode
-from pushgate.providers.base import SendResult
+from pushgate.providers.base import SENT, SendResult
 from pushgate.providers.http import HttpResponse, TimedOut, TransportError
 
 _D, _R, _J, _A = Outcome.DEAD_TOKEN, Outcome.RETRY, Outcome.REJECTED, Outcome.AUTH
@@ -124,7 +125,7 @@ def result_of_answer(
     """
     apns_id = response.header("apns-id") or sent_id
     if response.status == 200:
-        return SendResult(Outcome.SENT, ResultCode.SENT, provider_ref=apns_id)
+        return sent(apns_id)
     reason, when = _reason_and_timestamp(response.body)
     status = response.status
     outcome, code = ANSWERS.get((status, reason or ""), BY_STATUS.get(status, _OTHER_STATUS))
@@ -159,3 +160,25 @@ TIMEOUT = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "timeout")
 TOO_LARGE = SendResult(Outcome.REJECTED, ResultCode.TOO_LARGE, "PayloadTooLarge")
 # The notification expired before this attempt: nothing is sent late (reliability.md F13).
 EXPIRED = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, "expired")
+
+
+# sent(): SENT with its apns-id, built from SendResult's own slots. The frozen dataclass's
+# __init__ (one object.__setattr__ per field) took ~1 us of a send's ~5 us of Python,
+# measured; this takes ~0.4. Every field is copied from SENT, so a new field is too.
+_SLOTS = vars(SendResult)  # field name -> its slot's descriptor
+_SENT_FIELDS = [
+    (_SLOTS[field.name].__set__, getattr(SENT, field.name))
+    for field in dataclasses.fields(SendResult)
+    if field.name != "provider_ref"
+]
+_set_provider_ref = _SLOTS["provider_ref"].__set__
+_new = object.__new__
+
+
+def sent(apns_id: str | None) -> SendResult:
+    """The result of a 200: SENT, its provider_ref the notification's apns-id."""
+    result: SendResult = _new(SendResult)
+    for set_field, value in _SENT_FIELDS:
+        set_field(result, value)
+    _set_provider_ref(result, apns_id)
+    return result

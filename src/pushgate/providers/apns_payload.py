@@ -135,9 +135,9 @@ def apns_id(delivery_id: str) -> str:
     runs once per send.
     """
     text = hashlib.sha1(_UUID5_NAMESPACE + delivery_id.encode()).hexdigest()  # noqa: S324 - RFC 9562 UUIDv5, not a security use
-    # Version nibble 5; variant bits 10 on the 17th digit (its value & 3, then | 8).
-    variant = _VARIANT[int(text[16], 16)]
+    # Version nibble 5; the variant's bits 10 in the 17th digit (_VARIANT).
+    variant = _VARIANT[text[16]]
     return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{variant}{text[17:20]}-{text[20:32]}"
 
 
-_VARIANT = "89ab" * 4
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}

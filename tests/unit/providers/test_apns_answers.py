@@ -7,6 +7,7 @@ adapter's table must be made twice, on purpose.
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError, fields
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +18,9 @@ from pushgate.providers.apns_answers import (
     result_of_answer,
     result_of_failure,
     retry_after_s,
+    sent,
 )
+from pushgate.providers.base import SendResult
 from pushgate.providers.http import ConnectFailed, ConnectionLost, HttpResponse, TimedOut
 
 D, R, J, A = Outcome.DEAD_TOKEN, Outcome.RETRY, Outcome.REJECTED, Outcome.AUTH
@@ -133,3 +136,14 @@ def test_transport_failures_are_retries() -> None:
     assert (refused.outcome, refused.unsent) == (R, True)
     assert (lost.outcome, lost.unsent, lost.code) == (R, False, C.RECOVERABLE_IO)
     assert (late.outcome, late.reason) == (R, "timeout")
+
+
+def test_sent_is_the_plain_sent_result_with_its_apns_id() -> None:
+    result = sent("id-9")
+    assert result == SendResult(Outcome.SENT, ResultCode.SENT, provider_ref="id-9")
+    assert [getattr(result, f.name) for f in fields(SendResult)] == [
+        getattr(SendResult(Outcome.SENT, ResultCode.SENT, provider_ref="id-9"), f.name)
+        for f in fields(SendResult)
+    ]
+    with pytest.raises(FrozenInstanceError):
+        result.reason = "changed"  # type: ignore[misc]
