@@ -209,28 +209,30 @@ class CurlTransport:
         """Start waiting requests, oldest first, while the in-flight window has room."""
         free = self._max_in_flight - len(self._active)
         queue, idle, active, target = self._queue, self._idle, self._active, self._target
-        now = self._loop.time()
+        add_handle, now = self._multi.add_handle, self._loop.time()
         while free > 0 and queue:
             batch = queue[0]
-            requests = batch.requests
-            if batch.on_answer is None or batch.next >= len(requests) or batch.deadline <= now:
+            requests, start = batch.requests, batch.next
+            stop = min(len(requests), start + free)
+            if batch.on_answer is None or start >= stop or batch.deadline <= now:
                 queue.popleft()  # all started, or given up (its timer answers what is left)
                 continue
-            url, headers, body, tag = requests[batch.next]
-            batch.next += 1
-            exchange = idle.pop() if idle else Exchange(self._easy_options)
-            easy = exchange.easy
-            # Options are sticky in libcurl: only what differs per request is set again.
-            easy.setopt(target, url)
-            easy.setopt(pycurl.HTTPHEADER, headers)
-            easy.setopt(pycurl.POSTFIELDS, body)
-            exchange.on_answer = batch.on_answer
-            exchange.tag = tag
-            exchange.batch = batch
-            batch.open += 1
-            active[easy] = exchange
-            self._multi.add_handle(easy)
-            free -= 1
+            batch.next, batch.open, free = stop, batch.open + stop - start, free - stop + start
+            for index in range(start, stop):
+                url, headers, body, tag = requests[index]
+                exchange = idle.pop() if idle else Exchange(self._easy_options)
+                easy = exchange.easy
+                # Options are sticky in libcurl: only what differs per request is set again
+                # (a round's requests share one body object).
+                easy.setopt(target, url)
+                easy.setopt(pycurl.HTTPHEADER, headers)
+                if exchange.body is not body:
+                    easy.setopt(pycurl.POSTFIELDS, body)
+                    exchange.body = body
+                exchange.tag = tag
+                exchange.batch = batch
+                active[easy] = exchange
+                add_handle(easy)
 
     def _expire(self, batch: Submission, *, answer: bool = True) -> None:
         """The batch's deadline (or cancel()): what is still open of it ends here."""
@@ -258,9 +260,9 @@ class CurlTransport:
 
     def _release(self, exchange: Exchange) -> None:
         """The handle is out of the multi: back to the idle ones, its batch told."""
-        batch = exchange.batch
-        exchange.batch = exchange.on_answer = None
-        exchange.clear()
+        batch, exchange.batch = exchange.batch, None
+        if exchange.lines or exchange.chunks:
+            exchange.clear()
         self._idle.append(exchange)
         if batch is not None:
             batch.open -= 1
@@ -331,7 +333,7 @@ class CurlTransport:
     def _finish(self, easy: pycurl.Curl, errno: int, message: str) -> None:
         self._multi.remove_handle(easy)
         exchange = self._active.pop(easy)
-        on_answer, tag = exchange.on_answer, exchange.tag
+        batch, tag = exchange.batch, exchange.tag
         answer: Answer
         if errno:
             started = easy.getinfo(pycurl.PRETRANSFER_TIME) > 0
@@ -342,12 +344,11 @@ class CurlTransport:
             status = easy.getinfo(pycurl.RESPONSE_CODE)
             answer = self._bare.get(status) or self._bare_answer(exchange)
         self._release(exchange)
-        if on_answer is not None:
-            self._deliver(on_answer, tag, answer)
+        if batch is not None and batch.on_answer is not None:
+            self._deliver(batch.on_answer, tag, answer)
 
     def _bare_answer(self, exchange: Exchange) -> HttpResponse:
-        answer = answer_of(exchange)
-        if not answer.headers:
+        if not (answer := answer_of(exchange)).headers:
             self._bare[answer.status] = answer  # shared from now on: answers are read-only
         return answer
 
@@ -373,9 +374,9 @@ class CurlTransport:
         pending: list[tuple[OnTagged, int, Answer]] = []
         for easy, exchange in self._active.items():
             self._multi.remove_handle(easy)
-            if exchange.on_answer is not None:
+            if exchange.batch is not None and exchange.batch.on_answer is not None:
                 lost = ConnectionLost("transport closed")
-                pending.append((exchange.on_answer, exchange.tag, lost))
+                pending.append((exchange.batch.on_answer, exchange.tag, lost))
             easy.close()
         self._active.clear()
         for batch in self._batches:

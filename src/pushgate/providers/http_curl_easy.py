@@ -63,15 +63,15 @@ class Exchange:
     Curl object is a slow path (it showed in a native profile at ~3 % of a send).
     """
 
-    __slots__ = ("batch", "chunks", "easy", "lines", "on_answer", "tag")
+    __slots__ = ("batch", "body", "chunks", "easy", "lines", "tag")
 
     def __init__(self, options: EasyOptions) -> None:
         self.easy = easy = pycurl.Curl()
         self.lines: list[bytes] = []
         self.chunks: list[bytes] = []
-        self.on_answer: OnTagged | None = None  # set while a request is open
         self.tag = 0
         self.batch: Submission | None = None  # what the open request belongs to
+        self.body: bytes | None = None  # the CURLOPT_POSTFIELDS set (kept by libcurl)
         # list.append as the callbacks: called from C without a Python frame per chunk.
         if options.answer_headers:
             easy.setopt(pycurl.HEADERFUNCTION, self.lines.append)
