@@ -14,7 +14,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from pushgate import cli_fakes
+from pushgate import cli_fakes, cli_tls
 from pushgate.app import run_worker, utc_now
 from pushgate.config import Settings
 from pushgate.fakes.control import DEFAULT_PORT as DEFAULT_FAKES_PORT
@@ -83,13 +83,33 @@ def serve(
     fakes_port: Annotated[
         int, typer.Option(min=1, max=65535, help="The fakes' control API port [8099]")
     ] = DEFAULT_FAKES_PORT,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate chain (PEM)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The private key of --tls-cert")] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(help="Request client certificates, verified against these CAs (X.509 keys)"),
+    ] = None,
 ) -> None:
     """Migrate the database and serve the API (SQLite under ./data unless configured)."""
-    settings = _settings(host=host, port=port)
+    overrides = {
+        "host": host,
+        "port": port,
+        "tls_cert_file": tls_cert,
+        "tls_key_file": tls_key,
+        "tls_client_ca_file": tls_client_ca,
+    }
+    settings = _settings(**overrides)
     configure_logging(settings.log_level)
     if fake_providers:
         _start_fakes((settings.data_dir / "fakes").resolve(), fakes_port)
-        settings = _settings(host=host, port=port)  # now with the fakes' PUSHGATE_* settings
+        settings = _settings(**overrides)  # now with the fakes' PUSHGATE_* settings
+    try:
+        tls = cli_tls.tls_options(settings)
+    except FileNotFoundError as exc:
+        _err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     generated = asyncio.run(_prepare(settings))
     if generated is not None:
         _err.print(
@@ -99,7 +119,11 @@ def serve(
     # Workers rebuild Settings from the environment, so pass the overrides through it.
     os.environ["PUSHGATE_HOST"] = settings.host
     os.environ["PUSHGATE_PORT"] = str(settings.port)
-    _err.print(f"pushgate listening on http://{settings.host}:{settings.port}")
+    for name, path in (("TLS_CERT_FILE", tls_cert), ("TLS_KEY_FILE", tls_key),
+                       ("TLS_CLIENT_CA_FILE", tls_client_ca)):  # fmt: skip
+        if path is not None:
+            os.environ["PUSHGATE_" + name] = str(path)
+    _err.print(f"pushgate listening on {tls.scheme}://{settings.host}:{settings.port}")
     uvicorn.run(
         "pushgate.app:app_factory",
         factory=True,
@@ -109,6 +133,7 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=False,
         server_header=False,
+        **tls.kwargs,
     )
 
 

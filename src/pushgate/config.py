@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 _PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "admin", "test"})
 
 
@@ -87,12 +90,80 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Hosts admitted for tenant URLs despite the private-address guard (JSON list)",
     )
+    # TLS termination by `pushgate serve` itself, and X.509 client certificates (service keys
+    # with a certificate, SAP seed): requested when a client CA is configured.
+    tls_cert_file: Path | None = Field(
+        default=None, description="Serve HTTPS with this certificate chain (PEM)"
+    )
+    tls_key_file: Path | None = Field(default=None, description="The private key of tls_cert_file")
+    tls_client_ca_file: Path | None = Field(
+        default=None,
+        description="Request client certificates and verify them against these CAs (PEM)",
+    )
+    client_cert_header: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Behind a TLS-terminating proxy: the header carrying the client "
+        "certificate it verified (URL-encoded PEM, PEM, base64 DER or Envoy XFCC)",
+    )
+    client_cert_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Peers (addresses or CIDR networks, JSON list) whose client_cert_header "
+        "is believed; from anyone else the header is ignored",
+    )
+    # The SAP Mobile Services dialect (seed 002).
+    sap_service_paths: list[str] = Field(
+        default_factory=list,
+        description="Path prefixes the SAP API is also served under, e.g. the instance path "
+        'of a service key URL: ["/5f9b5b8d-ffeb-4330-b607-638a0184a990"] (JSON list)',
+    )
+    sap_daily_quota: int | None = Field(
+        default=None,
+        ge=1,
+        description="Notifications per app per 24 hours the SAP API accepts (SAP's trial "
+        "quota: 429 beyond it); unset: no quota",
+    )
 
     @model_validator(mode="after")
     def _redis_needs_url(self) -> Settings:
         if self.queue == "redis" and not self.redis_url:
             raise ValueError("PUSHGATE_QUEUE=redis needs PUSHGATE_REDIS_URL")
         return self
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("PUSHGATE_TLS_CERT_FILE and PUSHGATE_TLS_KEY_FILE go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("PUSHGATE_TLS_CLIENT_CA_FILE needs PUSHGATE_TLS_CERT_FILE")
+        return self
+
+    @field_validator("client_cert_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or CIDR network") from None
+        return value
+
+    @field_validator("sap_service_paths")
+    @classmethod
+    def _service_paths(cls, value: list[str]) -> list[str]:
+        """ "/abc" or "/a/b": absolute, no trailing slash, no empty or dot segments."""
+        for path in value:
+            segments = path.split("/")[1:]
+            if (
+                not path.startswith("/")
+                or not segments
+                or any(s in ("", ".", "..") or not _PATH_SEGMENT.fullmatch(s) for s in segments)
+            ):
+                raise ValueError(
+                    f"{path!r} must be a path such as /5f9b5b8d-ffeb-4330-b607-638a0184a990 "
+                    "(absolute, no trailing slash, letters, digits and ._~- only)"
+                )
+        return value
 
     @field_validator("admin_key", "master_key")
     @classmethod

@@ -152,6 +152,22 @@ class Authenticator:
             raise Unauthenticated("unknown or revoked API key")
         return principal
 
+    async def by_certificate(self, fingerprint: str) -> Principal:
+        """The key a verified TLS client certificate (its SHA-256 fingerprint) is attached to."""
+        cache_key = "cert:" + fingerprint
+        hit, principal = self._cached(cache_key)
+        if not hit:
+            async with unit_of_work(self._db, readonly=True) as uow:
+                found = await uow.key_certificates.key_of(fingerprint)
+            principal = self._remember(cache_key, _principal(*found) if found else None)
+        if principal is None:
+            raise Unauthenticated("no service key holds this client certificate")
+        return principal
+
+    def forget_certificate(self, fingerprint: str) -> None:
+        """Drop what this process cached about a certificate (attached or removed just now)."""
+        self._cache.pop("cert:" + fingerprint, None)
+
     async def by_bearer(self, token: str) -> Principal:
         if token.count(".") != 2:
             return await self.by_key(token)

@@ -90,7 +90,11 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("roles", String(255), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # SHA-256 (hex) of the DER of the client certificate attached to this key (an X.509
+    # service key, SAP seed): a TLS client presenting it authenticates as this key.
+    Column("cert_sha256", String(64), nullable=True),
     UniqueConstraint("app_id", "alias"),
+    Index(None, "cert_sha256", unique=True),
 )
 
 # An app's end users (ServiceNow's sys_user, SAP's and MobileFirst's user ids, the POST Push

@@ -14,6 +14,8 @@ from pushgate.store.repos.credentials import CredentialRepo
 from pushgate.store.repos.deliveries import DeliveryRepo
 from pushgate.store.repos.events import EventRepo
 from pushgate.store.repos.jobs import JobRepo
+from pushgate.store.repos.key_certificates import KeyCertificateRepo
+from pushgate.store.repos.notification_usage import NotificationUsageRepo
 from pushgate.store.repos.notifications import NotificationRepo
 from pushgate.store.repos.platforms import PushPlatformRepo
 from pushgate.store.repos.registration_accounts import RegistrationAccountRepo
@@ -27,12 +29,14 @@ class UnitOfWork:
         self.conn = conn
         self.apps = AppRepo(conn)
         self.keys = KeyRepo(conn)
+        self.key_certificates = KeyCertificateRepo(conn)
         self.system = SystemSecretRepo(conn)
         self.credentials = CredentialRepo(conn)
         self.registrations = RegistrationRepo(conn)
         self.registration_accounts = RegistrationAccountRepo(conn)
         self.topics = TopicRepo(conn)
         self.notifications = NotificationRepo(conn)
+        self.notification_usage = NotificationUsageRepo(conn)
         self.jobs = JobRepo(conn)
         self.deliveries = DeliveryRepo(conn)
         self.audience = AudienceRepo(conn)

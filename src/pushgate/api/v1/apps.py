@@ -21,6 +21,7 @@ from pushgate.http.deps import (
     next_cursor,
 )
 from pushgate.services import apps as app_service
+from pushgate.services import key_certificates
 from pushgate.services.auth import Principal, resolve_app_id
 from pushgate.store.uow import UnitOfWork, unit_of_work
 
@@ -195,4 +196,50 @@ async def revoke_key(alias: str, scope: AdminScope, runtime: RuntimeDep) -> Resp
     """Revoke a key; its OAuth tokens stop working too."""
     key_hash = await app_service.revoke_key(scope.uow, scope.app_id, alias)
     runtime.auth.forget(key_hash, scope.app_id, alias)
+    return Response(status_code=204)
+
+
+class KeyCertificateIn(StrictModel):
+    certificate: str = Field(
+        min_length=1,
+        max_length=key_certificates.MAX_PEM_LENGTH,
+        description="The client certificate (PEM) a TLS client authenticates as this key with",
+    )
+
+
+class KeyCertificateOut(BaseModel):
+    alias: str
+    sha256: str = Field(description="SHA-256 of the certificate's DER, lowercase hex")
+
+
+@router.put(
+    "/apps/{app}/keys/{alias}/certificate",
+    response_model=KeyCertificateOut,
+    responses=errors(409),
+)
+async def attach_key_certificate(
+    alias: str, body: KeyCertificateIn, scope: AdminScope, runtime: RuntimeDep
+) -> KeyCertificateOut:
+    """Attach a client certificate to the key (replacing its previous one): an X.509 service
+    key. Clients presenting it over TLS (to pushgate, or to a trusted proxy) act as the key."""
+    fingerprint, previous = await key_certificates.attach_certificate(
+        scope.uow, scope.app_id, alias, body.certificate, scope.now
+    )
+    for stale in {fingerprint, previous} - {None}:
+        runtime.auth.forget_certificate(str(stale))
+    return KeyCertificateOut(alias=alias, sha256=fingerprint)
+
+
+@router.get("/apps/{app}/keys/{alias}/certificate", response_model=KeyCertificateOut)
+async def get_key_certificate(alias: str, scope: AdminReadScope) -> KeyCertificateOut:
+    """The fingerprint of the key's certificate (404 when it has none)."""
+    fingerprint = await key_certificates.get_fingerprint(scope.uow, scope.app_id, alias)
+    return KeyCertificateOut(alias=alias, sha256=fingerprint)
+
+
+@router.delete("/apps/{app}/keys/{alias}/certificate", status_code=204, response_class=Response)
+async def detach_key_certificate(alias: str, scope: AdminScope, runtime: RuntimeDep) -> Response:
+    """Remove the key's certificate; the key itself stays."""
+    fingerprint = await key_certificates.detach_certificate(scope.uow, scope.app_id, alias)
+    runtime.auth.forget_certificate(fingerprint)
     return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""The SAP Mobile Services dialect (seed 002)."""
