@@ -162,6 +162,7 @@ class ApnsProvider:
                 streams_per_connection=self._streams_per_connection,
                 answer_headers=False,  # apns-id is ours, echoed; Retry-After comes from libcurl
                 origin=_origin_of(base_url),
+                user_agent="",  # APNs reads none: one header less a request
             )
             self._transports[base_url] = transport
         return transport

@@ -93,21 +93,18 @@ class CurlTransport:
         prior_knowledge: bool = False,
         answer_headers: bool = True,
         origin: str | None = None,
+        user_agent: str = "pushgate",
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._origin = origin
+        version = pycurl.CURL_HTTP_VERSION_2TLS
+        if prior_knowledge:
+            version = pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+        # answer_headers=False: answers carry only Retry-After (http_curl_easy.py).
         self._easy_options = EasyOptions(
-            pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
-            if prior_knowledge
-            else pycurl.CURL_HTTP_VERSION_2TLS,
-            max_answer_bytes,
-            answer_headers,  # False: answers carry only Retry-After (http_curl_easy.py)
-            ca_file,
-            client_certificate,
-            client_key,
-            client_key_password,
-            origin,
-        )
+            version, max_answer_bytes, answer_headers, ca_file, client_certificate,
+            client_key, client_key_password, origin, user_agent,
+        )  # fmt: skip
         self._target = pycurl.REQUEST_TARGET if origin else pycurl.URL
         # Past this many open requests new ones wait here in Python, not as libcurl handles:
         # every easy handle costs memory, and libcurl would only queue them itself.

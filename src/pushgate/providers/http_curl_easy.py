@@ -54,6 +54,7 @@ class EasyOptions:
     client_key: bytes | None = None
     client_key_password: str | None = None
     origin: str | None = None  # set: the handle's URL for good, requests give their path
+    user_agent: str = "pushgate"  # "": no User-Agent header
 
 
 class Exchange:
@@ -79,7 +80,7 @@ class Exchange:
         easy.setopt(pycurl.HTTP_VERSION, options.http_version)
         easy.setopt(pycurl.PIPEWAIT, 1)  # multiplex on a connection being opened, not a new one
         easy.setopt(pycurl.NOSIGNAL, 1)
-        easy.setopt(pycurl.USERAGENT, "pushgate")
+        easy.setopt(pycurl.USERAGENT, options.user_agent)
         easy.setopt(pycurl.POST, 1)
         if options.origin:
             easy.setopt(pycurl.URL, options.origin + "/")  # each request: REQUEST_TARGET
