@@ -16,8 +16,9 @@ results with the command that installs it. The machine's load average is recorde
 each figure: other work on the same 2 cores moves them a lot. Results go to
 bench/results/providers.json with the core count, Python and library versions; a run with
 --only keeps the other providers' figures. Each measurement has its own deadline; the whole
-run takes a few minutes on 2 cores. --profile adds where the APNs adapter's time goes
-(cProfile of one run against nginx, by component) to the APNs section.
+run takes a few minutes on 2 cores. --profile adds where the APNs adapter's time goes to the
+APNs section: two more one-connection runs against nginx, under perf (native time by shared
+object: libcurl, nghttp2, TLS, kernel, Python) and under cProfile (bench/profiles.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import asyncio
 import json
 import os
 import platform
-import pstats
 import shutil
 import subprocess
 import sys
@@ -77,8 +77,8 @@ def apns_deliveries(count: int, offset: int = 0) -> list[Delivery]:
 
 
 async def adapter_rate(url: str, ca_file: str, key_pem: str, tokens: ProviderTokens, *,
-                       sends: int, connections: int,
-                       profile: Path | None = None) -> dict[str, Any]:  # fmt: skip
+                       sends: int, connections: int, profile: str | None = None,
+                       workdir: Path | None = None) -> dict[str, Any]:  # fmt: skip
     """ApnsProvider.send of one batch of `sends` deliveries: sends/s and CPU per send."""
     settings = {"auth": "token", "key_id": KEY_ID, "team_id": TEAM_ID, "topic": TOPIC}
     credential = ProviderCredential(1, "apns", settings, {"key": key_pem}, url, "bench")
@@ -90,8 +90,9 @@ async def adapter_rate(url: str, ca_file: str, key_pem: str, tokens: ProviderTok
         tokens=tokens,  # one token for every run: the fake refuses > 2 new ones in 20 min
     )
     warm = apns_deliveries(2000, offset=10_000_000)
+    timed = apns_deliveries(sends)
     return await timed_send(
-        provider, warm, apns_deliveries(sends), connections=connections, profile=profile
+        provider, warm, timed, connections=connections, profile=profile, workdir=workdir
     )
 
 
@@ -132,45 +133,15 @@ async def bench_apns(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         else:
             url, ca_file = served
             section["nginx_responder"] = await measure(url, ca_file, args.sends)
-            if args.profile:
-                stats = workdir / "apns.prof"
-                run = await adapter_rate(url, ca_file, key_pem, tokens, sends=args.sends,
-                                         connections=1, profile=stats)  # fmt: skip
-                section["profile"] = {"run": run, "components": components(stats)}
+            if args.profile:  # where the time of a run like the first one goes
+                section["profile"] = [
+                    await adapter_rate(url, ca_file, key_pem, tokens, sends=args.sends,
+                                       connections=1, profile=kind, workdir=workdir)
+                    for kind in ("perf", "cprofile")
+                ]  # fmt: skip
     section["best_adapter_sends_per_s"] = best(section, "node_responder", "nginx_responder")
     section["target_met"] = (section["best_adapter_sends_per_s"] or 0) >= TARGET_SENDS_PER_S
     return section
-
-
-# Where a profiled send's time goes, by component: (label, test on "file:function").
-COMPONENTS: list[tuple[str, Callable[[str], bool]]] = [
-    ("libcurl: socket_action (HTTP/2, TLS, socket I/O; the header/body callbacks)",
-     lambda f: "socket_action" in f),
-    ("libcurl: add/remove handle, setopt, getinfo, info_read",
-     lambda f: any(n in f for n in ("add_handle", "remove_handle", "setopt", "getinfo",
-                                    "info_read"))),
-    ("adapter: apns*.py (requests, apns-id, results)", lambda f: "/providers/apns" in f),
-    ("transport: http_curl*.py (window, callbacks, answers)",
-     lambda f: "/providers/http_curl" in f),
-    ("event loop: asyncio + epoll", lambda f: "asyncio" in f or "poll" in f or "selectors" in f),
-]  # fmt: skip
-
-
-def components(stats_file: Path) -> dict[str, Any]:
-    """cProfile's own time by component, in % of the profiled run (cProfile adds ~1 us per
-    Python call, so the Python components read high: compare, do not add to the CPU figure)."""
-    stats: dict[Any, Any] = pstats.Stats(str(stats_file)).stats  # type: ignore[attr-defined]
-    spent: dict[str, float] = {}
-    total = 0.0
-    for (file, _line, function), (_cc, _nc, own, _cum, _callers) in stats.items():
-        name = f"{file}:{function}"
-        label = next((label for label, test in COMPONENTS if test(name)), "other Python")
-        spent[label] = spent.get(label, 0.0) + own
-        total += own
-    return {
-        label: f"{seconds / total * 100:.1f} %"
-        for label, seconds in sorted(spent.items(), key=lambda item: -item[1])
-    }
 
 
 # -- the run ---------------------------------------------------------------------------------

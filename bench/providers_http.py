@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import servers
+from bench.profiles import profiled
 from bench.servers import FCM_PROJECT, STEP_TIMEOUT_S
 from pushgate.domain.payload import Content, DeliveryOptions
 from pushgate.domain.platforms import Platform
@@ -60,24 +60,23 @@ STREAMS = 100
 
 
 async def timed_send(provider: Provider, warm: list[Delivery], timed: list[Delivery], *,
-                     connections: int, profile: Path | None = None) -> dict[str, Any]:  # fmt: skip
-    """One warm-up batch (connections, tokens, TLS), then `timed` as one batch: the figures."""
+                     connections: int, profile: str | None = None,
+                     workdir: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """One warm-up batch (connections, tokens, TLS), then `timed` as one batch: the figures.
+
+    `profile` ("perf" or "cprofile", bench/profiles.py) profiles the timed batch only.
+    """
     loop = asyncio.get_running_loop()
+    components: dict[str, Any] = {}
     try:
         await provider.send(Batch(1, warm, loop.time() + STEP_TIMEOUT_S))
         batch = Batch(1, timed, loop.time() + STEP_TIMEOUT_S)
-        profiler = cProfile.Profile() if profile else None
-        wall, cpu = time.perf_counter(), time.process_time()
-        if profiler:
-            profiler.enable()
-        results = await provider.send(batch)
-        if profiler:
-            profiler.disable()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        async with profiled(profile, workdir or Path("."), components):
+            wall, cpu = time.perf_counter(), time.process_time()
+            results = await provider.send(batch)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
         await provider.aclose()
-    if profiler and profile:
-        profiler.dump_stats(str(profile))
     sends = len(timed)
     failures: dict[str, int] = {}
     for result in results:
@@ -92,7 +91,8 @@ async def timed_send(provider: Provider, warm: list[Delivery], timed: list[Deliv
         "seconds": round(wall, 3),
         "sends_per_s": round(sends / wall),
         "cpu_us_per_send": round(cpu / sends * 1e6, 1),
-        "profiled": bool(profile),
+        "profiled": profile or False,
+        **components,
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
 

@@ -123,8 +123,9 @@ def node_responder(workdir: Path) -> Iterator[tuple[str, str]]:
         child.wait(timeout=10)
 
 
-# Each provider's success answer, nothing checked: APNs 200 + the request's apns-id; FCM 200
-# + a message name; Web Push 201 + Location (RFC 8030). One worker: one core at most.
+# Each provider's success answer, nothing checked: APNs 200 + the request's apns-id (and no
+# content-type, like APNs'); FCM 200 + a message name; Web Push 201 + Location (RFC 8030).
+# nginx adds its server, date and content-length headers. One worker: one core at most.
 NGINX_CONF = """
 daemon off;
 master_process off;
@@ -141,7 +142,7 @@ http {{
     ssl_certificate_key {key};
     http2_max_concurrent_streams 1000;
     keepalive_requests 100000000;
-    location / {{ add_header apns-id $http_apns_id always; return 200; }}
+    location / {{ default_type ""; add_header apns-id $http_apns_id always; return 200; }}
     location /v1/projects/ {{
       default_type application/json;
       return 200 '{{"name":"projects/{project}/messages/0:1"}}';
