@@ -104,8 +104,10 @@ def other_key() -> bytes:
     [
         ({"key": "wrong"}, "invalid_grant"),
         ({"lifetime_s": 3601}, "invalid_grant"),
-        ({"issued_at": time.time() - 7200}, "invalid_grant"),  # expired an hour ago
-        ({"issued_at": time.time() + 600}, "invalid_grant"),  # from the future
+        # Ages relative to the test's own start, not to collection: a long suite run would
+        # otherwise turn "10 minutes ahead" into the past.
+        ({"issued_ago_s": 7200}, "invalid_grant"),  # expired an hour ago
+        ({"issued_ago_s": -600}, "invalid_grant"),  # from the future
         ({"audience": "https://example.com/token"}, "invalid_grant"),
         ({"scope": "https://www.googleapis.com/auth/userinfo.email"}, "invalid_scope"),
     ],
@@ -117,6 +119,8 @@ async def test_bad_assertions_are_refused(
     account = fcm_world.fake.service_account(PROJECT)
     if changes.get("key") == "wrong":
         changes = {"key": other_key()}
+    if "issued_ago_s" in changes:
+        changes = {"issued_at": time.time() - changes["issued_ago_s"]}
     answer = await grant(http, fcm_world, assertion(account, **changes))
     assert answer.status_code == 400
     assert answer.json()["error"] == error
