@@ -11,14 +11,16 @@ send, against
    nginx-light), because every Python fake caps below its adapter: so both ceilings show;
 3. for APNs also bench/apns_responder.js (Node's http2), the first fast responder tried;
 and every server's own ceiling under h2load (Debian package nghttp2-client) with the same
-request, so it is clear which side limits. A missing nginx or h2load is reported in the
-results with the command that installs it. The machine's load average is recorded beside
-each figure: other work on the same 2 cores moves them a lot. Results go to
-bench/results/providers.json with the core count, Python and library versions; a run with
---only keeps the other providers' figures. Each measurement has its own deadline; the whole
-run takes a few minutes on 2 cores. --profile adds where the APNs adapter's time goes to the
-APNs section: two more one-connection runs against nginx, under perf (native time by shared
-object: libcurl, nghttp2, TLS, kernel, Python) and under cProfile (bench/profiles.py).
+request, so it is clear which side limits. Against nginx, APNs also gets "bare_pycurl":
+pycurl alone sending the adapter's requests (bench/curl_floor.py), the floor under the
+adapter. A missing nginx or h2load is reported in the results with the command that
+installs it. The machine's load average is recorded beside each figure: other work on the
+same 2 cores moves them a lot. Results go to bench/results/providers.json with the core
+count, Python and library versions; a run with --only keeps the other providers' figures.
+Each measurement has its own deadline; the whole run takes a few minutes on 2 cores.
+--profile adds where the APNs adapter's time goes to the APNs section: two more
+one-connection runs against nginx, under perf (native time by shared object: libcurl,
+nghttp2, TLS, kernel, Python) and under cProfile (bench/profiles.py).
 """
 
 from __future__ import annotations
@@ -46,12 +48,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `python bench/providers.py`: the bench package beside it
 
 from bench import servers  # noqa: E402
+from bench.curl_floor import floor_rate  # noqa: E402
 from bench.providers_http import STREAMS, bench_fcm, bench_webpush, best, timed_send  # noqa: E402
 from bench.servers import KEY_ID, TEAM_ID, TOPIC  # noqa: E402
 from pushgate.domain.payload import Content, DeliveryOptions  # noqa: E402
 from pushgate.domain.platforms import Platform  # noqa: E402
 from pushgate.providers.apns import ApnsProvider  # noqa: E402
 from pushgate.providers.apns_auth import ProviderTokens  # noqa: E402
+from pushgate.providers.apns_payload import render  # noqa: E402
 from pushgate.providers.base import (  # noqa: E402
     Delivery,
     ProviderCredential,
@@ -106,8 +110,8 @@ async def bench_apns(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     tokens = ProviderTokens(time.time)
-    headers = [f"apns-topic: {TOPIC}", "apns-push-type: alert"]
-    headers.append(tokens.get(KEY_ID, TEAM_ID, key_pem).header())
+    authorization = tokens.get(KEY_ID, TEAM_ID, key_pem).header()
+    headers = [f"apns-topic: {TOPIC}", "apns-push-type: alert", authorization]
     section: dict[str, Any] = {"target_sends_per_s": TARGET_SENDS_PER_S}
 
     async def measure(url: str, ca_file: str, sends: int) -> dict[str, Any]:
@@ -133,6 +137,15 @@ async def bench_apns(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         else:
             url, ca_file = served
             section["nginx_responder"] = await measure(url, ca_file, args.sends)
+            # libcurl alone with the adapter's requests: the floor under its figure
+            push = apns_deliveries(1)[0].push
+            rendering = render(push.content, push.options, Platform.APNS, TOPIC)
+            lines = [*rendering.headers, authorization]  # the adapter's lines and token
+            section["nginx_responder"]["bare_pycurl"] = [
+                await floor_rate(url, ca_file, lines, rendering.body, sends=args.sends,
+                                 connections=c)
+                for c in (1, 4)
+            ]  # fmt: skip
             if args.profile:  # where the time of a run like the first one goes
                 section["profile"] = [
                     await adapter_rate(url, ca_file, key_pem, tokens, sends=args.sends,
