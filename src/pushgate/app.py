@@ -27,12 +27,14 @@ from pushgate.delivery.limiter import RateLimiter, RedisLimiter
 from pushgate.delivery.queue import Queue
 from pushgate.delivery.queue_db import DbQueue
 from pushgate.delivery.queue_redis import RedisQueue
+from pushgate.delivery.webhook_sender import SenderConfig, WebhookSender
 from pushgate.delivery.worker import Worker
 from pushgate.dialects import ROUTERS as DIALECT_ROUTERS
 from pushgate.http.deps import Runtime
 from pushgate.http.errors import install_error_handlers
 from pushgate.http.limits import BodyLimitMiddleware
 from pushgate.providers.base import ProviderOptions
+from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.registry import ProviderRegistry, default_kinds
 from pushgate.services.auth import Authenticator, ensure_admin_key
 from pushgate.services.credential_checks import CheckedCredential, check_credential
@@ -105,6 +107,31 @@ def build_engine(
     )
 
 
+def build_webhook_sender(
+    settings: Settings,
+    db: Database,
+    vault: Vault,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    config: SenderConfig | None = None,
+) -> WebhookSender:
+    """The webhook sender of a process (`serve` with its worker, or `worker`)."""
+    config = config or SenderConfig(
+        timeout_s=settings.send_timeout_s,
+        allow_private=settings.endpoint_allow_private,
+        allow_hosts=frozenset(h.lower() for h in settings.endpoint_allow_hosts),
+    )
+    ca_file = str(settings.provider_ca_file) if settings.provider_ca_file else None
+    return WebhookSender(
+        db,
+        vault.open,
+        HttpxTransport(ca_file=ca_file),
+        owner=process_owner(),
+        clock=clock,
+        config=config,
+    )
+
+
 def load_fallback_credentials(path: Path | None) -> dict[str, CheckedCredential]:
     """{provider: credential} for apps that have none (fake-provider mode), checked as usual."""
     if path is None:
@@ -153,6 +180,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         app.state.runtime = built
         worker = Worker(built.engine) if settings.worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
+        hooks = build_webhook_sender(settings, built.db, built.vault) if settings.worker else None
+        hooks_task = asyncio.create_task(hooks.run()) if hooks else None
         # Everything built so far lives as long as the process: move it out of the cyclic
         # collector's reach, so a full collection walks request garbage only (measured:
         # p99 of registration upserts on PostgreSQL, see bench/registrations.py).
@@ -166,6 +195,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             if worker is not None and worker_task is not None:
                 await worker.stop()
                 await worker_task
+            if hooks is not None and hooks_task is not None:
+                await hooks.stop()
+                await hooks_task
+                await hooks.aclose()
             await built.engine.aclose()
             await built.db.dispose()
 
@@ -243,15 +276,20 @@ async def run_worker(
     vault = Vault(load_master_key(master, settings.data_dir))
     engine = build_engine(settings, db, vault, registry=registry, config=delivery)
     worker = Worker(engine)
+    hooks = build_webhook_sender(settings, db, vault)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     task = asyncio.create_task(worker.run())
+    hooks_task = asyncio.create_task(hooks.run())
     try:
         await stopping.wait()
     finally:
         await worker.stop(grace_s)
         await task
+        await hooks.stop()
+        await hooks_task
+        await hooks.aclose()
         await engine.aclose()
         await db.dispose()

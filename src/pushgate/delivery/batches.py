@@ -22,6 +22,7 @@ from pushgate.domain.events import EventKind
 from pushgate.domain.jobs import Job
 from pushgate.domain.notifications import NotificationState
 from pushgate.domain.statuses import DeliveryStatus, ResultCode
+from pushgate.domain.webhooks import device_data
 from pushgate.store.engine import Database
 from pushgate.store.repos.audience import AudienceRow, PageQuery
 from pushgate.store.repos.deliveries import DeliveryRow, DueDelivery
@@ -35,6 +36,19 @@ _log = structlog.get_logger("pushgate.delivery")
 class BatchDone:
     notification_id: str
     rows: list[DeliveryRow]  # what was recorded (the inline path answers with it)
+
+
+async def _invalidated(
+    uow: UnitOfWork, app_id: int, registration_ids: list[str], now: datetime
+) -> None:
+    """device.token_invalidated for each registration deactivated just now, while a webhook
+    of the app wants it (a token re-registered after its cutoff stayed active: no event)."""
+    kind = EventKind.DEVICE_TOKEN_INVALIDATED.value
+    if not await uow.webhooks.subscribers(app_id, kind):
+        return
+    gone = await uow.registrations.deactivated(registration_ids, now)
+    items = [(r.id, device_data(r, reason=r.deactivation_reason)) for r in gone]
+    await uow.events.append_many(app_id, kind, items, now, only_if_wanted=True)
 
 
 class BatchRunner:
@@ -188,6 +202,7 @@ class BatchRunner:
         if report.deactivations:
             dead = [(d.registration_id, d.reason, d.cutoff) for d in report.deactivations]
             await uow.registrations.deactivate_dead(dead, now)
+            await _invalidated(uow, app_id, [d[0] for d in dead], now)
         for suspect in report.suspects:
             _log.warning(
                 "credential suspect: mass invalid-token answers",

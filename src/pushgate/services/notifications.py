@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from pushgate.delivery.engine import DeliveryEngine
+from pushgate.domain.events import EventKind
 from pushgate.domain.ids import new_id
 from pushgate.domain.jobs import Job, JobKind, NewJob
 from pushgate.domain.notifications import (
@@ -114,6 +115,13 @@ async def accept(
                 if replay is not None:
                     return replay
             await uow.notifications.insert(new, now)
+            await uow.events.append(
+                app_id,
+                EventKind.MESSAGE_ACCEPTED.value,
+                notification_id,
+                {"notification_id": notification_id, "target": new.kind, "state": new.state.value},
+                now,
+            )
             leased = await engine.queue.enqueue_leased(uow, job, local=True) if inline else None
             if leased is None:
                 await engine.queue.enqueue(uow, job)

@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from pushgate.domain.events import EventKind
 from pushgate.domain.names import check_topic_name
 from pushgate.domain.platforms import Platform, resolve_platform
 from pushgate.domain.records import Registration, RegistrationFilter, RegistrationWrite
 from pushgate.errors import Forbidden, InvalidInput, MissingField, NotFound
 from pushgate.providers.addresses import UnresolvableHost, check_push_endpoint
 from pushgate.providers.base import ProviderOptions
+from pushgate.services.events import record_device_event
 from pushgate.store.engine import Database
 from pushgate.store.uow import UnitOfWork, unit_of_work
 
@@ -33,6 +35,11 @@ def _check_token(token: str) -> str:
             field="token",
         )
     return token
+
+
+def check_token(token: str) -> str:
+    """A token any provider could have (its shape is the provider's business): else 400."""
+    return _check_token(token)
 
 
 async def check_endpoint_token(platform: Platform, token: str, options: ProviderOptions) -> None:
@@ -75,10 +82,22 @@ async def register_device(
         values.setdefault("sandbox", resolved.sandbox)
     write = replace(write, values=values)
     _check_topics(write.topics)
-    if _fits_one_statement(resolved.platform, write):
+    if _fits_one_statement(resolved.platform, write) and not await _wants_device_events(db, app_id):
         return await db.fast_upsert(app_id, resolved.platform, token, write.values, now)
     async with unit_of_work(db) as uow:
-        return await _register(uow, app_id, resolved.platform, token, write, now)
+        registration, created = await _register(uow, app_id, resolved.platform, token, write, now)
+        kind = EventKind.DEVICE_REGISTERED if created else EventKind.DEVICE_UPDATED
+        await record_device_event(uow, kind, registration, now)
+        return registration, created
+
+
+_REGISTRATION_KINDS = frozenset({"*", EventKind.DEVICE_REGISTERED, EventKind.DEVICE_UPDATED})
+
+
+async def _wants_device_events(db: Database, app_id: int) -> bool:
+    """A webhook of the app wants registration events: the write must record them (the
+    one-statement path cannot), so it takes the UnitOfWork path."""
+    return bool(await db.event_interest.kinds(db, app_id) & _REGISTRATION_KINDS)
 
 
 def as_user(write: RegistrationWrite, user_name: str) -> RegistrationWrite:
@@ -150,7 +169,9 @@ async def update_registration(
     await _apply_sets(uow, app_id, registration_id, write, now, fresh=False)
     if write.values.get("user_uuid"):
         await uow.registrations.record_user_uuid(registration_id, write.values["user_uuid"], now)
-    return await get_registration(uow, app_id, registration_id)
+    updated = await get_registration(uow, app_id, registration_id)
+    await record_device_event(uow, EventKind.DEVICE_UPDATED, updated, now)
+    return updated
 
 
 async def get_registration(uow: UnitOfWork, app_id: int, registration_id: str) -> Registration:
@@ -166,26 +187,40 @@ async def list_registrations(
     return await uow.registrations.list_page(app_id, where, after=after, limit=limit)
 
 
-async def delete_registration(uow: UnitOfWork, app_id: int, registration_id: str) -> None:
-    if not await uow.registrations.delete(app_id, registration_id):
+async def delete_registration(
+    uow: UnitOfWork, app_id: int, registration_id: str, now: datetime | None = None
+) -> None:
+    found = await uow.registrations.get(app_id, registration_id)
+    if found is None or not await uow.registrations.delete(app_id, registration_id):
         raise NotFound("no registration with this id", field="id")
+    if now is not None:
+        await record_device_event(uow, EventKind.DEVICE_DELETED, found, now)
 
 
 async def subscribe(
     uow: UnitOfWork, app_id: int, registration_id: str, topic: str, now: datetime
 ) -> Registration:
     """Subscribe the registration to the topic, creating the topic when missing."""
-    await get_registration(uow, app_id, registration_id)
+    before = await get_registration(uow, app_id, registration_id)
     topic_ids = await uow.topics.ensure(app_id, [check_topic_name(topic, field="topic")], now)
     await uow.topics.subscribe(registration_id, topic_ids[topic], now)
-    return await get_registration(uow, app_id, registration_id)
+    after = await get_registration(uow, app_id, registration_id)
+    if topic not in before.topics:
+        await record_device_event(uow, EventKind.DEVICE_SUBSCRIBED, after, now, topic=topic)
+    return after
 
 
-async def unsubscribe(uow: UnitOfWork, app_id: int, registration_id: str, topic: str) -> None:
-    await get_registration(uow, app_id, registration_id)
+async def unsubscribe(
+    uow: UnitOfWork, app_id: int, registration_id: str, topic: str, now: datetime | None = None
+) -> None:
+    registration = await get_registration(uow, app_id, registration_id)
     found = await uow.topics.get(app_id, topic)
     if found is None or not await uow.topics.unsubscribe(registration_id, found.id):
         raise NotFound("the registration is not subscribed to this topic", field="topic")
+    if now is not None:
+        await record_device_event(
+            uow, EventKind.DEVICE_UNSUBSCRIBED, registration, now, topic=topic
+        )
 
 
 def _check_topics(names: tuple[str, ...] | None) -> None:

@@ -20,6 +20,7 @@ from pushgate.domain.platforms import Platform
 from pushgate.domain.records import Registration
 from pushgate.domain.text import UNSTORABLE_MESSAGE
 from pushgate.errors import InvalidInput, NotFound, StorageUnavailable
+from pushgate.store.event_interest import EventInterest
 from pushgate.store.fast import FastRegistrationWriter
 
 _READONLY = "pushgate_readonly"
@@ -55,6 +56,8 @@ class Database:
         self.fast = FastRegistrationWriter(
             url, pool_size=pool_size, schema=schema, write_gate=self._write_gate
         )
+        # Which apps' webhooks want which events: the hot upsert asks before it takes its path.
+        self.event_interest = EventInterest()
 
     @asynccontextmanager
     async def connect(self, *, readonly: bool = False) -> AsyncIterator[AsyncConnection]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -78,6 +79,8 @@ apps = Table(
     # The HS256 secret app back ends sign user JWTs with, sealed under the master key.
     Column("user_token_secret", Text, nullable=True),
     *_times(),
+    # MobileFirst's application `enabled`: false refuses new messages through that API.
+    Column("enabled", Boolean, nullable=False, server_default=true()),
 )
 
 api_keys = Table(
@@ -389,4 +392,74 @@ Index(
     deliveries.c.next_attempt_at,
     sqlite_where=deliveries.c.status == 0,
     postgresql_where=deliveries.c.status == 0,
+)
+
+# An app's OAuth confidential clients (MobileFirst's): the token endpoint exchanges their
+# id and secret for bearer tokens carrying some of their scopes. Only the secret's SHA-256 is
+# kept (256 random bits, as API keys).
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_id", ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),  # space-separated
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "app_id"),
+)
+
+# Webhooks: an app's endpoints that get its events as signed POSTs. The secret is sealed under
+# the master key (the sender signs with it). The head of each webhook's line of deliveries is
+# worked by one process at a time: lease_owner/lease_until, and next_attempt_at while the head
+# waits for a retry (docs/decisions.md, "Webhooks").
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_id", ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("sealed_secret", Text, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    *_times(),
+    UniqueConstraint("app_id", "name"),
+)
+
+# The event kinds each webhook subscribes to ("*": all), in the order given.
+webhook_kinds = Table(
+    "webhook_kinds",
+    metadata,
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("position", SmallInteger, nullable=False),
+)
+
+# One event for one webhook: written in the event's transaction (so none is lost), delivered
+# in id order per webhook, kept a while afterwards to show what happened.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_status", SmallInteger, nullable=True),  # HTTP status of the last attempt
+    Column("last_error", String(255), nullable=True),
+    Column("last_attempt_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime(), nullable=True),
+    Index(None, "webhook_id", "id"),
+    Index(None, "event_id"),
+)
+# A webhook's line: its pending deliveries in id order (the sender's head-of-line read).
+Index(
+    "ix_webhook_deliveries_pending",
+    webhook_deliveries.c.webhook_id,
+    webhook_deliveries.c.id,
+    sqlite_where=webhook_deliveries.c.status == "pending",
+    postgresql_where=webhook_deliveries.c.status == "pending",
 )

@@ -8,20 +8,26 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pushgate.store.engine import Database
+from pushgate.store.repos.app_flags import AppFlagRepo
 from pushgate.store.repos.apps import AppRepo, KeyRepo, SystemSecretRepo
 from pushgate.store.repos.audience import AudienceRepo
 from pushgate.store.repos.credentials import CredentialRepo
 from pushgate.store.repos.deliveries import DeliveryRepo
 from pushgate.store.repos.events import EventRepo
+from pushgate.store.repos.health import HealthRepo
 from pushgate.store.repos.jobs import JobRepo
 from pushgate.store.repos.key_certificates import KeyCertificateRepo
+from pushgate.store.repos.listings import ListingRepo
+from pushgate.store.repos.message_records import MessageRecordRepo
 from pushgate.store.repos.notification_usage import NotificationUsageRepo
 from pushgate.store.repos.notifications import NotificationRepo
+from pushgate.store.repos.oauth_clients import OAuthClientRepo
 from pushgate.store.repos.platforms import PushPlatformRepo
 from pushgate.store.repos.registration_accounts import RegistrationAccountRepo
 from pushgate.store.repos.registrations import RegistrationRepo
 from pushgate.store.repos.topics import TopicRepo
 from pushgate.store.repos.users import UserRepo, UserTokenRepo
+from pushgate.store.repos.webhooks import WebhookRepo
 
 
 class UnitOfWork:
@@ -44,6 +50,12 @@ class UnitOfWork:
         self.user_tokens = UserTokenRepo(conn)
         self.platforms = PushPlatformRepo(conn)
         self.events = EventRepo(conn)
+        self.webhooks = WebhookRepo(conn)
+        self.oauth_clients = OAuthClientRepo(conn)
+        self.listings = ListingRepo(conn)
+        self.app_flags = AppFlagRepo(conn)
+        self.message_records = MessageRecordRepo(conn)
+        self.health = HealthRepo(conn)
         # Work outside the database that must follow only a committed transaction (e.g. a
         # Redis Streams enqueue): run in order after COMMIT, never after a rollback.
         self.after_commit: list[Callable[[], Awaitable[None]]] = []

@@ -43,6 +43,7 @@ ALL_ROLES = [
 GHOST_APP = "no-such-app-zz"
 PROVIDER = "wns"
 WNS = {"client_id": "x", "client_secret": "y"}
+PUBLIC_HOOK = "https://93.184.215.14/hook"  # a public address literal: no DNS needed
 
 # A body each request model accepts, so that only authorization stands between the caller and
 # the handler (a body failing validation would be refused before some routes authorize).
@@ -59,6 +60,9 @@ PLAUSIBLE_BODIES: dict[str, dict[str, Any]] = {
     "UserFields": {"password": "intruder-password", "email": "m@example.com"},
     "TokenCreate": {"ttl_s": 3600},
     "PlatformIn": {"platform": "apns_internal"},
+    "WebhookCreate": {"name": "intruder", "url": PUBLIC_HOOK, "events": ["*"]},
+    "WebhookPatch": {"url": PUBLIC_HOOK + "/defaced", "rotate_secret": True},
+    "ClientCreate": {"scopes": ["devices.write", "messages.write"]},
     "KeyCertificateIn": {
         "certificate": trustme.CA().issue_cert("intruder").cert_chain_pems[0].bytes().decode()
     },
@@ -109,6 +113,16 @@ EXPECTED_ROUTES = {
     ("PUT", "/v1/apps/{app}/push-platforms/{name}"),
     ("DELETE", "/v1/apps/{app}/push-platforms/{name}"),
     ("GET", "/v1/apps/{app}/events"),
+    ("POST", "/v1/apps/{app}/webhooks"),
+    ("GET", "/v1/apps/{app}/webhooks"),
+    ("GET", "/v1/apps/{app}/webhooks/{name}"),
+    ("PATCH", "/v1/apps/{app}/webhooks/{name}"),
+    ("DELETE", "/v1/apps/{app}/webhooks/{name}"),
+    ("GET", "/v1/apps/{app}/webhooks/{name}/deliveries"),
+    ("POST", "/v1/apps/{app}/clients"),
+    ("GET", "/v1/apps/{app}/clients"),
+    ("GET", "/v1/apps/{app}/clients/{client_id}"),
+    ("DELETE", "/v1/apps/{app}/clients/{client_id}"),
 }
 
 # PUT creates what its path names, in the caller's own app: a name B also uses is just a
@@ -167,6 +181,9 @@ class Tenant:
     user: str
     user_token: str
     user_token_id: str
+    client_id: str = ""
+    client_secret: str = ""
+    webhook_secret: str = ""  # its webhook is named like its topic
 
     @property
     def all_alias(self) -> str:
@@ -187,6 +204,7 @@ class Tenant:
             "notification_id": self.notification_id,
             "user": self.user,
             "token_id": self.user_token_id,
+            "client_id": self.client_id,
         }
 
     def secrets(self) -> list[str]:
@@ -201,6 +219,9 @@ class Tenant:
             self.user,
             self.user_token,
             self.user_token_id,
+            self.client_id,
+            self.client_secret,
+            self.webhook_secret,
         ]
 
 
@@ -213,6 +234,7 @@ UNKNOWN_VALUES = {
     "notification_id": new_id(),
     "user": "no-such-user",
     "token_id": new_id(),
+    "client_id": "no-such-client",
 }
 
 
@@ -260,6 +282,16 @@ async def make_tenant(client: httpx.AsyncClient, name: str) -> Tenant:
     assert created_user.status_code == 201, created_user.text
     token = await client.post(f"/v1/apps/{name}/users/{user}/tokens", json={}, headers=headers)
     assert token.status_code == 201, token.text
+    oauth_client = await client.post(
+        f"/v1/apps/{name}/clients", json={"scopes": ["devices.write"]}, headers=headers
+    )
+    assert oauth_client.status_code == 201, oauth_client.text
+    webhook = await client.post(
+        f"/v1/apps/{name}/webhooks",
+        json={"name": topic, "url": PUBLIC_HOOK, "events": ["device.deleted"]},
+        headers=headers,
+    )
+    assert webhook.status_code == 201, webhook.text
     return Tenant(
         name,
         admin_key,
@@ -271,6 +303,9 @@ async def make_tenant(client: httpx.AsyncClient, name: str) -> Tenant:
         user,
         token.json()["token"],
         token.json()["id"],
+        oauth_client.json()["client_id"],
+        oauth_client.json()["client_secret"],
+        webhook.json()["secret"],
     )
 
 
@@ -295,6 +330,9 @@ async def snapshot(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
         f"{base}/users/{tenant.user}/tokens",
         f"{base}/push-platforms",
         f"{base}/events",
+        f"{base}/webhooks",
+        f"{base}/webhooks/{tenant.topic}/deliveries",
+        f"{base}/clients",
     ):
         response = await client.get(path, headers=ADMIN)
         assert response.status_code == 200, (path, response.text)

@@ -1,5 +1,5 @@
 """/v1: apps, keys, OAuth tokens, credentials, registrations, topics, notifications, users,
-push platforms, events."""
+push platforms, events, webhooks, OAuth clients."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from pushgate.api.v1 import (
     apps,
+    clients,
     credentials,
     events,
     notifications,
@@ -15,6 +16,7 @@ from pushgate.api.v1 import (
     registrations,
     topics,
     users,
+    webhooks,
 )
 
 PREFIX = "/v1"
@@ -30,4 +32,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     users.router,
     platforms.router,
     events.router,
+    webhooks.router,
+    clients.router,
 )

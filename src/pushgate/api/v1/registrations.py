@@ -284,7 +284,9 @@ async def patch_registration(
     "/apps/{app}/registrations/{registration_id}", status_code=204, response_class=Response
 )
 async def delete_registration(registration_id: str, scope: WriteScope) -> Response:
-    await registration_service.delete_registration(scope.uow, scope.app_id, registration_id)
+    await registration_service.delete_registration(
+        scope.uow, scope.app_id, registration_id, scope.now
+    )
     return Response(status_code=204)
 
 
@@ -306,5 +308,7 @@ async def subscribe(registration_id: str, topic: str, scope: WriteScope) -> Regi
     response_class=Response,
 )
 async def unsubscribe(registration_id: str, topic: str, scope: WriteScope) -> Response:
-    await registration_service.unsubscribe(scope.uow, scope.app_id, registration_id, topic)
+    await registration_service.unsubscribe(
+        scope.uow, scope.app_id, registration_id, topic, scope.now
+    )
     return Response(status_code=204)

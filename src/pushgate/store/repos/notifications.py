@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import case, delete, select, true, update
 
+from pushgate.domain.events import EventKind
 from pushgate.domain.notifications import Counts, Lane, Notification, NotificationState
 from pushgate.domain.statuses import DeliveryStatus
 from pushgate.store.repos._base import Repo
+from pushgate.store.repos.events import EventRepo
 from pushgate.store.tables import deliveries, jobs, notifications
 
 _N = notifications
@@ -198,17 +200,36 @@ class NotificationRepo(Repo):
 
     async def complete_if_done(self, notification_id: str, now: datetime) -> None:
         final = _N.c.sent + _N.c.errors + _N.c.received + _N.c.consumed + _N.c.confirmed
-        await self.conn.execute(
-            update(_N)
-            .where(
-                _N.c.id == notification_id,
-                _N.c.state == NotificationState.SENDING.value,
-                _N.c.fanout_done.is_(True),
-                _N.c.batches_open <= 0,
-                _N.c.targeted <= final,
+        done = (
+            await self.conn.execute(
+                update(_N)
+                .where(
+                    _N.c.id == notification_id,
+                    _N.c.state == NotificationState.SENDING.value,
+                    _N.c.fanout_done.is_(True),
+                    _N.c.batches_open <= 0,
+                    _N.c.targeted <= final,
+                )
+                .values(state=NotificationState.DONE.value, completed_at=now, updated_at=now)
+                .returning(_N.c.app_id, _N.c.kind, _N.c.targeted, _N.c.sent, _N.c.errors, final)
             )
-            .values(state=NotificationState.DONE.value, completed_at=now, updated_at=now)
-        )
+        ).first()
+        if done is not None:
+            await self._record_completion(notification_id, done, now)
+
+    async def _record_completion(self, notification_id: str, done: Any, now: datetime) -> None:
+        """message.delivered (some device reached) or message.failed, with the counts, in
+        the transaction that finished the notification: exactly once per notification."""
+        reached = int(done[5]) - int(done.errors)
+        kind = EventKind.MESSAGE_DELIVERED if reached > 0 else EventKind.MESSAGE_FAILED
+        data = {
+            "notification_id": notification_id,
+            "target": done.kind,
+            "targeted": int(done.targeted),
+            "reached": reached,
+            "errors": int(done.errors),
+        }
+        await EventRepo(self.conn).append(done.app_id, kind.value, notification_id, data, now)
 
     async def move_count(
         self, notification_id: str, old: DeliveryStatus, new: DeliveryStatus, now: datetime

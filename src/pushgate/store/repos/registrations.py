@@ -117,6 +117,16 @@ class RegistrationRepo(Repo):
         result = await self.conn.execute(stmt, params)
         return int(result.rowcount or 0)
 
+    async def deactivated(self, ids: Sequence[str], at: datetime) -> list[Registration]:
+        """Which of `ids` were deactivated at `at` (e.g. by deactivate_dead just now)."""
+        if not ids:
+            return []
+        r = registrations
+        stmt = select(*_COLUMNS).where(
+            r.c.id.in_(list(ids)), r.c.active.is_(False), r.c.deactivated_at == at
+        )
+        return [_registration(row) for row in await self.conn.execute(stmt.order_by(r.c.id))]
+
     async def delete(self, app_id: int, registration_id: str) -> bool:
         stmt = delete(registrations).where(
             registrations.c.app_id == app_id, registrations.c.id == registration_id
