@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from pushgate import __version__
 from pushgate.api import health
+from pushgate.api import metrics as metrics_api
 from pushgate.api.v1 import PREFIX, ROUTERS
 from pushgate.config import Settings
 from pushgate.delivery.engine import DeliveryConfig, DeliveryEngine
@@ -33,6 +34,7 @@ from pushgate.dialects import ROUTERS as DIALECT_ROUTERS
 from pushgate.http.deps import Runtime
 from pushgate.http.errors import install_error_handlers
 from pushgate.http.limits import BodyLimitMiddleware
+from pushgate.http.metrics import MetricsListener, MetricsMiddleware, scrape
 from pushgate.providers.base import ProviderOptions
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.registry import ProviderRegistry, default_kinds
@@ -41,6 +43,7 @@ from pushgate.services.credential_checks import CheckedCredential, check_credent
 from pushgate.services.user_auth import UserAuthenticator
 from pushgate.services.vault import Vault, load_master_key
 from pushgate.store.engine import Database
+from pushgate.telemetry import configure_logging, forget_process
 
 
 def utc_now() -> datetime:
@@ -178,6 +181,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             return
         built, _ = await build_runtime(settings)
         app.state.runtime = built
+        listener = _metrics_listener(settings, built.engine)
+        if listener is not None:
+            await listener.start()
         worker = Worker(built.engine) if settings.worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
         hooks = build_webhook_sender(settings, built.db, built.vault) if settings.worker else None
@@ -199,8 +205,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                 await hooks.stop()
                 await hooks_task
                 await hooks.aclose()
+            if listener is not None:
+                await listener.stop()
             await built.engine.aclose()
             await built.db.dispose()
+            forget_process(os.getpid())
 
     app = FastAPI(
         title="pushgate",
@@ -213,14 +222,23 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     if runtime is not None:
         app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)  # added last: outermost, times everything
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics_api.router)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
     for router in DIALECT_ROUTERS:
         app.include_router(router)
     _document_security(app)
     return app
+
+
+def _metrics_listener(settings: Settings, engine: DeliveryEngine) -> MetricsListener | None:
+    """--metrics-port: /metrics on 127.0.0.1 without credentials, in this process."""
+    if settings.metrics_port is None:
+        return None
+    return MetricsListener(settings.metrics_port, lambda: scrape(engine))
 
 
 def _document_security(app: FastAPI) -> None:
@@ -256,7 +274,9 @@ def _document_security(app: FastAPI) -> None:
 
 def app_factory() -> FastAPI:
     """uvicorn --factory entry: settings from the environment (PUSHGATE_*)."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)  # each worker process's own
+    return create_app(settings)
 
 
 async def run_worker(
@@ -281,11 +301,16 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    listener = _metrics_listener(settings, engine)
+    if listener is not None:
+        await listener.start()
     task = asyncio.create_task(worker.run())
     hooks_task = asyncio.create_task(hooks.run())
     try:
         await stopping.wait()
     finally:
+        if listener is not None:
+            await listener.stop()
         await worker.stop(grace_s)
         await task
         await hooks.stop()

@@ -1,4 +1,5 @@
-"""The `pushgate` command: serve, migrate."""
+"""The `pushgate` command: serve, worker, migrate, fakes; and the operator commands (apps,
+keys, credentials, registrations, send, status), which talk to a server over HTTP."""
 
 from __future__ import annotations
 
@@ -7,29 +8,36 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from pydantic import ValidationError
 from rich.console import Console
 
-from pushgate import cli_fakes, cli_tls
-from pushgate.app import run_worker, utc_now
-from pushgate.config import Settings
-from pushgate.fakes.control import DEFAULT_PORT as DEFAULT_FAKES_PORT
-from pushgate.fakes.deployment import FakeDeployment
-from pushgate.services.auth import ensure_admin_key
-from pushgate.store.engine import Database
-from pushgate.store.migrations import current_revision, head_revision, upgrade
-from pushgate.telemetry import configure_logging
+from pushgate import cli_admin, cli_import, cli_send
+
+# The server side is imported by the commands that run it: the operator commands (HTTP
+# clients) then start in a fraction of a second instead of loading the whole server.
+if TYPE_CHECKING:
+    from pushgate.config import Settings
+    from pushgate.fakes.deployment import FakeDeployment
 
 app = typer.Typer(help="pushgate: self-hosted push notifications.", no_args_is_help=True)
 _err = Console(stderr=True, soft_wrap=True)  # no hard wraps: logs and scripts read lines
 _out = Console(soft_wrap=True)
+# The operator commands: HTTP clients of a running server (cli_http.py).
+app.add_typer(cli_admin.apps, name="apps")
+app.add_typer(cli_admin.keys, name="keys")
+app.add_typer(cli_admin.credentials, name="credentials")
+app.add_typer(cli_import.registrations, name="registrations")
+app.command("send")(cli_send.send)
+app.command("status")(cli_send.status)
 
 
 def _settings(**overrides: object) -> Settings:
+    from pydantic import ValidationError
+
+    from pushgate.config import Settings
+
     try:
         return Settings.model_validate({k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
@@ -40,6 +48,9 @@ def _settings(**overrides: object) -> Settings:
 
 
 async def _migrate(settings: Settings) -> str | None:
+    from pushgate.store.engine import Database
+    from pushgate.store.migrations import current_revision, upgrade
+
     db = Database(settings.resolved_database_url())
     try:
         await upgrade(db)
@@ -50,6 +61,10 @@ async def _migrate(settings: Settings) -> str | None:
 
 async def _prepare(settings: Settings) -> str | None:
     """Migrate, then make sure an admin key exists; returns it when generated just now."""
+    from pushgate.app import utc_now
+    from pushgate.services.auth import ensure_admin_key
+    from pushgate.store.engine import Database
+
     await _migrate(settings)
     db = Database(settings.resolved_database_url())
     try:
@@ -81,8 +96,8 @@ def serve(
         ),
     ] = False,
     fakes_port: Annotated[
-        int, typer.Option(min=1, max=65535, help="The fakes' control API port [8099]")
-    ] = DEFAULT_FAKES_PORT,
+        int | None, typer.Option(min=1, max=65535, help="The fakes' control API port [8099]")
+    ] = None,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Serve HTTPS with this certificate chain (PEM)")
     ] = None,
@@ -91,19 +106,29 @@ def serve(
         Path | None,
         typer.Option(help="Request client certificates, verified against these CAs (X.509 keys)"),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Also serve /metrics on 127.0.0.1 without a key"),
+    ] = None,
 ) -> None:
     """Migrate the database and serve the API (SQLite under ./data unless configured)."""
+    import uvicorn
+
+    from pushgate import cli_tls
+    from pushgate.telemetry import configure_logging
+
     overrides = {
         "host": host,
         "port": port,
         "tls_cert_file": tls_cert,
         "tls_key_file": tls_key,
         "tls_client_ca_file": tls_client_ca,
+        "metrics_port": metrics_port,
     }
     settings = _settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if fake_providers:
-        _start_fakes((settings.data_dir / "fakes").resolve(), fakes_port)
+        _start_fakes((settings.data_dir / "fakes").resolve(), fakes_port or _fakes_port())
         settings = _settings(**overrides)  # now with the fakes' PUSHGATE_* settings
     try:
         tls = cli_tls.tls_options(settings)
@@ -119,6 +144,10 @@ def serve(
     # Workers rebuild Settings from the environment, so pass the overrides through it.
     os.environ["PUSHGATE_HOST"] = settings.host
     os.environ["PUSHGATE_PORT"] = str(settings.port)
+    if settings.metrics_port is not None:
+        os.environ["PUSHGATE_METRICS_PORT"] = str(settings.metrics_port)
+    if workers > 1:
+        _multiprocess_metrics(settings.data_dir)
     for name, path in (("TLS_CERT_FILE", tls_cert), ("TLS_KEY_FILE", tls_key),
                        ("TLS_CLIENT_CA_FILE", tls_client_ca)):  # fmt: skip
         if path is not None:
@@ -131,13 +160,38 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # pushgate's JSON logs for uvicorn's loggers too (telemetry.py), and its own access
+        # line naming the route template instead of uvicorn's, which names the raw path.
+        log_config=None,
+        access_log=False,
         proxy_headers=False,
         server_header=False,
         **tls.kwargs,
     )
 
 
+def _multiprocess_metrics(data_dir: Path) -> None:
+    """Several workers: each writes its metrics to files here and any one answers a scrape
+    with the sum (prometheus multiprocess mode, telemetry.py). Emptied at every start, so
+    counters begin at zero with the server."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return  # the operator's own directory (and their job to empty it)
+    directory = (data_dir / "metrics").resolve()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def _fakes_port() -> int:
+    from pushgate.fakes.control import DEFAULT_PORT
+
+    return DEFAULT_PORT
+
+
 def _start_fakes(directory: Path, port: int) -> None:
+    from pushgate import cli_fakes
+
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     endpoints = cli_fakes.start_in_thread(directory, port)
     _err.print(
@@ -154,8 +208,8 @@ def _start_fakes(directory: Path, port: int) -> None:
 @app.command()
 def fakes(
     port: Annotated[
-        int, typer.Option(min=1, max=65535, help="The control API's port [8099]")
-    ] = DEFAULT_FAKES_PORT,
+        int | None, typer.Option(min=1, max=65535, help="The control API's port [8099]")
+    ] = None,
     directory: Annotated[
         Path, typer.Option("--dir", help="Where the CA and fakes.json are written")
     ] = Path("./data/fakes"),
@@ -164,6 +218,8 @@ def fakes(
     ] = False,
 ) -> None:
     """Run the fake providers alone (develop without Apple or Google accounts)."""
+    from pushgate import cli_fakes
+
     directory = directory.resolve()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
@@ -178,14 +234,23 @@ def fakes(
             _err.print(f"  {name:13} {getattr(endpoints, name)}")
         _err.print(f"  control API   {endpoints.control}\n  CA file       {endpoints.ca_file}")
 
-    asyncio.run(cli_fakes.run_forever(directory, port, announce))
+    asyncio.run(cli_fakes.run_forever(directory, port or _fakes_port(), announce))
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve /metrics on 127.0.0.1 at this port"),
+    ] = None,
+) -> None:
     """Run the delivery worker alone: any number of them, on any machines, one database."""
-    settings = _settings()
-    configure_logging(settings.log_level)
+    from pushgate.app import run_worker
+    from pushgate.store.migrations import head_revision
+    from pushgate.telemetry import configure_logging
+
+    settings = _settings(metrics_port=metrics_port)
+    configure_logging(settings.log_level, settings.log_format)
     revision, head = asyncio.run(_revision(settings)), head_revision()
     if revision != head:
         _err.print(
@@ -198,6 +263,9 @@ def worker() -> None:
 
 
 async def _revision(settings: Settings) -> str | None:
+    from pushgate.store.engine import Database
+    from pushgate.store.migrations import current_revision
+
     db = Database(settings.resolved_database_url())
     try:
         return await current_revision(db)

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve GET /metrics without credentials on 127.0.0.1 at this port",
+    )
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     oauth_token_ttl_s: int = Field(default=900, ge=60, le=86400)
     auth_cache_ttl_s: float = Field(
@@ -42,6 +48,9 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=20, ge=1, le=500)
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="JSON lines; auto: console lines on a terminal, else JSON"
+    )
     # Delivery
     worker: bool = Field(
         default=True, description="Run the delivery worker inside the API process (serve)"

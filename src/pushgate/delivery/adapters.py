@@ -19,6 +19,7 @@ from pushgate.providers.base import Provider, ProviderCredential
 from pushgate.providers.kinds import ProviderRegistry
 from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
+from pushgate.telemetry import PROVIDER_ADAPTERS
 
 _log = structlog.get_logger("pushgate.delivery")
 
@@ -99,6 +100,9 @@ class AdapterPool:
         self._entries[key] = new
         if old is not None and old.provider is not None and old.provider is not new.provider:
             self._retired.append((old.provider, new.checked_at))
+            PROVIDER_ADAPTERS.labels(key[1]).dec()
+        if new.provider is not None and (old is None or old.provider is not new.provider):
+            PROVIDER_ADAPTERS.labels(key[1]).inc()
         return new
 
     async def _credential(self, app_id: int, provider: str) -> ProviderCredential | None:
@@ -135,8 +139,9 @@ class AdapterPool:
     async def aclose(self) -> None:
         await self.close_retired(older_than_s=-1.0)
         entries, self._entries = self._entries, {}
-        for entry in entries.values():
+        for (_, provider), entry in entries.items():
             if entry.provider is not None:
+                PROVIDER_ADAPTERS.labels(provider).dec()
                 await _close(entry.provider)
 
 

@@ -18,13 +18,14 @@ from pushgate.delivery.batches import BatchDone, BatchRunner
 from pushgate.delivery.fanout import Planner
 from pushgate.delivery.limiter import LocalLimiter, RateLimiter
 from pushgate.delivery.prepared import PreparedCache
-from pushgate.delivery.queue import Queue
+from pushgate.delivery.queue import LaneBacklog, Queue
 from pushgate.delivery.retry import RetryPolicy
 from pushgate.delivery.sender import Sender
 from pushgate.domain.jobs import Job, JobKind
 from pushgate.domain.records import JsonObject
 from pushgate.providers.kinds import ProviderRegistry
 from pushgate.store.engine import Database
+from pushgate.store.uow import unit_of_work
 
 T = TypeVar("T")
 
@@ -111,6 +112,15 @@ class DeliveryEngine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+    async def backlog(self) -> list[LaneBacklog]:
+        """Each lane's queued jobs and, as lane "retry", the deliveries waiting for a retry
+        (read when /metrics is scraped)."""
+        now = self.clock()
+        lanes = await self.queue.backlog(now)
+        async with unit_of_work(self.db, readonly=True) as uow:
+            retries, oldest = await uow.deliveries.retry_backlog(now)
+        return [*lanes, LaneBacklog("retry", retries, oldest)]
 
     async def aclose(self, grace_s: float = 5.0) -> None:
         """Let background work finish for `grace_s` (its jobs' leases cover the rest)."""

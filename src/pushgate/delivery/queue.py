@@ -9,12 +9,22 @@ writes in it; other back ends act after it commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from pushgate.domain.jobs import Job, NewJob
 from pushgate.domain.notifications import Lane
 from pushgate.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class LaneBacklog:
+    """Work waiting in a lane (due or being worked on), and since when the oldest waits."""
+
+    lane: str
+    jobs: int
+    oldest_due_at: datetime | None
 
 
 class Queue(Protocol):
@@ -67,6 +77,10 @@ class Queue(Protocol):
 
     async def wait(self, lane: Lane, timeout_s: float) -> None:
         """Return when work may have arrived on the lane, or after `timeout_s`."""
+        ...
+
+    async def backlog(self, now: datetime) -> list[LaneBacklog]:
+        """Each lane's jobs that are due or being worked on (read for /metrics)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from pushgate.delivery.queue import LaneBacklog
 from pushgate.domain.jobs import Job, JobKind, NewJob
 from pushgate.domain.notifications import Lane
 from pushgate.store.engine import Database
@@ -84,6 +85,11 @@ class DbQueue:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout_s)
         event.clear()
+
+    async def backlog(self, now: datetime) -> list[LaneBacklog]:
+        async with unit_of_work(self._db, readonly=True) as uow:
+            found = {lane: (jobs, oldest) for lane, jobs, oldest in await uow.jobs.backlog(now)}
+        return [LaneBacklog(lane.value, *found.get(lane.value, (0, None))) for lane in Lane]
 
     async def aclose(self) -> None:
         return None

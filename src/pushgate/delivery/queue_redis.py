@@ -28,6 +28,7 @@ import redis.asyncio as redis_async
 import structlog
 from redis.exceptions import RedisError, ResponseError
 
+from pushgate.delivery.queue import LaneBacklog
 from pushgate.domain.jobs import Job, JobKind, NewJob
 from pushgate.domain.notifications import Lane
 from pushgate.errors import StorageUnavailable
@@ -275,6 +276,21 @@ class RedisQueue:
             await asyncio.sleep(timeout_s)
             return
         self._buffer[lane].extend(found)
+
+    async def backlog(self, now: datetime) -> list[LaneBacklog]:
+        """Entries in each lane's stream (claimed ones stay until completed); the oldest's
+        age is its entry id's time. Scheduled jobs wait in the sorted set, not counted."""
+        found: list[LaneBacklog] = []
+        for lane in Lane:
+            stream = self._stream(lane)
+            jobs = int(await self._call(self._redis.xlen(stream)))
+            first = await self._call(self._redis.xrange(stream, count=1)) if jobs else []
+            oldest = None
+            if first:
+                millis = int(str(first[0][0]).split("-", 1)[0])
+                oldest = datetime.fromtimestamp(millis / 1000, tz=now.tzinfo)
+            found.append(LaneBacklog(lane.value, jobs, oldest))
+        return found
 
     async def aclose(self) -> None:
         await self._redis.aclose()

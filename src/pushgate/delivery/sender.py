@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +26,13 @@ from pushgate.providers.base import Batch, Delivery, Push, SendResult
 from pushgate.providers.kinds import ProviderRegistry
 from pushgate.store.repos.audience import AudienceRow
 from pushgate.store.repos.deliveries import DeliveryRow
+from pushgate.telemetry import (
+    CREDENTIALS_SUSPECT,
+    DELIVERIES,
+    PROVIDER_SEND_DURATION,
+    RETRIES,
+    TOKEN_INVALIDATIONS,
+)
 
 _log = structlog.get_logger("pushgate.delivery")
 
@@ -126,15 +135,18 @@ class Sender:
             unavailable = _error(ResultCode.CONFIGURATION_EXPIRED, adapter.reason)
             for i in indexes:
                 results[i] = unavailable
+            DELIVERIES.labels(provider, "unconfigured").inc(len(indexes))
             return
-        sendable = self._drop_oversized(indexes, rows, pushes, results)
-        sendable = await self._rate_limit(prepared, provider, sendable, results)
+        fitting = self._drop_oversized(indexes, rows, pushes, results)
+        sendable = await self._rate_limit(prepared, provider, fitting, results)
+        _count_unsent(provider, len(indexes), len(fitting), len(sendable))
         if not sendable:
             return
         nid = n.id
         deliveries = [Delivery(nid + rows[i].registration_id, rows[i], pushes[i]) for i in sendable]
         loop = asyncio.get_running_loop()
         batch = Batch(n.app_id, deliveries, loop.time() + self._send_timeout_s)
+        started = time.perf_counter()
         try:
             answers = await adapter.send(batch)
         except Exception:
@@ -146,6 +158,9 @@ class Sender:
             answers = [SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")] * len(
                 deliveries
             )
+        PROVIDER_SEND_DURATION.labels(provider).observe(time.perf_counter() - started)
+        for outcome, count in Counter(answer.outcome for answer in answers).items():
+            DELIVERIES.labels(provider, outcome.value).inc(count)
         for i, answer in zip(sendable, answers, strict=True):
             results[i] = answer
 
@@ -212,6 +227,7 @@ class Sender:
         report = SendReport()
         append = report.rows.append
         dead: dict[str, list[Deactivation]] = {}
+        retried: Counter[str] = Counter()
         sent_status, sent_code = int(DeliveryStatus.SENT), int(ResultCode.SENT)
         for row, attempt, result in zip(rows, attempts, results, strict=True):
             rid = row.registration_id
@@ -230,10 +246,14 @@ class Sender:
                 )
             if status is DeliveryStatus.ERROR:
                 report.errors += 1
+            elif status is DeliveryStatus.QUEUED:
+                retried[row.platform.provider] += 1
             short = reason[:255] if reason else None
             append((nid, rid, int(status), int(code), counted, row.platform.value, short,
                     result.provider_ref, at, now))  # fmt: skip
         self._guard(rows, dead, report)
+        for provider, count in retried.items():
+            RETRIES.labels(provider).inc(count)
         return report
 
     def _fate(
@@ -273,6 +293,7 @@ class Sender:
             answered = sum(1 for r in rows if r.platform.provider == provider)
             if answered >= SUSPECT_MIN_ANSWERS and len(found) / answered > SUSPECT_SHARE:
                 share = round(100 * len(found) / answered)
+                CREDENTIALS_SUSPECT.labels(provider).inc()
                 report.suspects.append(
                     Suspect(
                         provider,
@@ -282,4 +303,13 @@ class Sender:
                     )
                 )
                 continue
+            TOKEN_INVALIDATIONS.labels(provider).inc(len(found))
             report.deactivations.extend(found)
+
+
+def _count_unsent(provider: str, grouped: int, fitting: int, sendable: int) -> None:
+    """Deliveries of a group that were not sent: too large, or held by the app's rate limit."""
+    if fitting < grouped:
+        DELIVERIES.labels(provider, "too_large").inc(grouped - fitting)
+    if sendable < fitting:
+        DELIVERIES.labels(provider, "rate_limited").inc(fitting - sendable)

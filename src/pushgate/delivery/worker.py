@@ -100,8 +100,18 @@ class Worker:
                 self._running[task] = job
 
     async def _work(self, job: Job) -> None:
+        # This task's log lines name the job (telemetry.py merges the bound context).
+        structlog.contextvars.bind_contextvars(
+            job=job.id, notification=job.notification_id, lane=job.lane.value
+        )
         try:
-            await self._engine.run_job(job)
+            done = await self._engine.run_job(job)
+            _log.info(
+                "job done",
+                kind=job.kind.value,
+                attempt=job.attempts,
+                deliveries=sum(len(batch.rows) for batch in done),
+            )
         except StorageUnavailable:
             _log.warning("database unavailable; the job is retried after its lease", job=job.id)
         except Exception:

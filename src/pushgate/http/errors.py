@@ -81,22 +81,28 @@ def _field(loc: Sequence[Any]) -> str | None:
     return text
 
 
-def validation_response(exc: RequestValidationError) -> JSONResponse:
+def describe_validation(
+    raw: Sequence[Any],
+) -> tuple[int, ErrorCode, str, str | None, dict[str, Any] | None]:
+    """(status, code, message, field, details) of pydantic errors: one request's, or one row's
+    of a bulk import (which answers each row as the single request would have been)."""
     errors = [
         {"field": _field(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")}
-        for e in exc.errors()
+        for e in raw
     ]
     first = errors[0] if errors else {"field": None, "type": "invalid", "message": "invalid"}
     if first["type"] == "json_invalid":
-        return error_response(400, ErrorCode.INVALID, "the body is not valid JSON")
+        return 400, ErrorCode.INVALID, "the body is not valid JSON", None, None
     if any(e["type"] == "extra_forbidden" for e in errors):
         unknown = next(e for e in errors if e["type"] == "extra_forbidden")
-        return error_response(
-            400, ErrorCode.UNKNOWN_FIELD, "unknown field", unknown["field"], {"errors": errors}
-        )
+        return 400, ErrorCode.UNKNOWN_FIELD, "unknown field", unknown["field"], {"errors": errors}
     code = ErrorCode.MISSING_FIELD if first["type"] == "missing" else ErrorCode.INVALID
     message = f"{first['field'] or 'request'}: {first['message']}"
-    return error_response(422, code, message, first["field"], {"errors": errors})
+    return 422, code, message, first["field"], {"errors": errors}
+
+
+def validation_response(exc: RequestValidationError) -> JSONResponse:
+    return error_response(*describe_validation(exc.errors()))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -82,3 +82,22 @@ def _may_see(principal: Principal, app_id: int, roles: tuple[Role, ...]) -> bool
     if principal.is_admin:
         return True
     return principal.app_id == app_id and any(grants(principal.roles, r) for r in roles)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroup:
+    code: ResultCode
+    reason: str
+    count: int
+
+
+MAX_ERROR_GROUPS = 50
+
+
+async def error_breakdown(uow: UnitOfWork, app_id: int, notification_id: str) -> list[ErrorGroup]:
+    """The notification's errors so far by result code and provider reason (the funnel's
+    "error by reason"), most frequent first."""
+    if await uow.notifications.get(notification_id, app_id) is None:
+        raise NotFound("no notification with this id", field="id")
+    groups = await uow.deliveries.error_counts(notification_id, MAX_ERROR_GROUPS)
+    return [ErrorGroup(ResultCode(code), reason, n) for code, reason, n in groups]

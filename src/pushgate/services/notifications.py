@@ -38,6 +38,7 @@ from pushgate.store.repos.audience import PageQuery
 from pushgate.store.repos.deliveries import DeliveryRecord, DeliveryRow
 from pushgate.store.repos.notifications import NewNotification
 from pushgate.store.uow import UnitOfWork, unit_of_work
+from pushgate.telemetry import NOTIFICATIONS_ACCEPTED
 
 _log = structlog.get_logger("pushgate.notifications")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -134,6 +135,8 @@ async def accept(
         if replay is None:
             raise
         return replay
+    NOTIFICATIONS_ACCEPTED.labels(new.kind).inc()
+    _log.info("notification accepted", notification=notification_id, target=new.kind)
     results = await _deliver_inline(engine, leased) if leased is not None else None
     async with unit_of_work(engine.db, readonly=True) as uow:
         stored = await uow.notifications.get(notification_id)

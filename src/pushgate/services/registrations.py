@@ -100,6 +100,11 @@ async def _wants_device_events(db: Database, app_id: int) -> bool:
     return bool(await db.event_interest.kinds(db, app_id) & _REGISTRATION_KINDS)
 
 
+async def wants_device_events(db: Database, app_id: int) -> bool:
+    """The same question for the bulk import (services/registration_import.py)."""
+    return await _wants_device_events(db, app_id)
+
+
 def as_user(write: RegistrationWrite, user_name: str) -> RegistrationWrite:
     """A device's own write, signed in as `user_name`: the registration carries that user.
 

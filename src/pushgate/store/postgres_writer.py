@@ -34,7 +34,7 @@ class _Pending:
 _ARRAY_TYPES = {"app_id": "bigint[]", "sandbox": "boolean[]", "active": "boolean[]"}
 
 
-def _array_type(column: str) -> str:
+def array_type(column: str) -> str:
     """The unnest() parameter type of a registrations column (all others are text)."""
     if column not in registrations.c:
         raise ValueError(f"not a registrations column: {column}")
@@ -133,7 +133,7 @@ class PostgresGroupWriter:
 
     def _build(self, names: tuple[str, ...]) -> str:
         insert_names = (*self._fixed, *names)
-        arrays = ", ".join(f"${i + 1}::{_array_type(name)}" for i, name in enumerate(insert_names))
+        arrays = ", ".join(f"${i + 1}::{array_type(name)}" for i, name in enumerate(insert_names))
         defaults = [("active", "TRUE")] + ([("sandbox", "FALSE")] if "sandbox" not in names else [])
         columns = ", ".join([*insert_names, *(n for n, _ in defaults)])
         selected = ", ".join([*(f"v.{n}" for n in insert_names), *(v for _, v in defaults)])

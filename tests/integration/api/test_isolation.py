@@ -63,6 +63,7 @@ PLAUSIBLE_BODIES: dict[str, dict[str, Any]] = {
     "WebhookCreate": {"name": "intruder", "url": PUBLIC_HOOK, "events": ["*"]},
     "WebhookPatch": {"url": PUBLIC_HOOK + "/defaced", "rotate_secret": True},
     "ClientCreate": {"scopes": ["devices.write", "messages.write"]},
+    "ImportIn": {"rows": [{"platform": "fcm", "token": "intruder-token", "user": "mallory"}]},
     "KeyCertificateIn": {
         "certificate": trustme.CA().issue_cert("intruder").cert_chain_pems[0].bytes().decode()
     },
@@ -123,6 +124,8 @@ EXPECTED_ROUTES = {
     ("GET", "/v1/apps/{app}/clients"),
     ("GET", "/v1/apps/{app}/clients/{client_id}"),
     ("DELETE", "/v1/apps/{app}/clients/{client_id}"),
+    ("POST", "/v1/apps/{app}/registrations/import"),
+    ("GET", "/v1/apps/{app}/notifications/{notification_id}/errors"),
 }
 
 # PUT creates what its path names, in the caller's own app: a name B also uses is just a

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import REDIS_URL
+from tests.integration.delivery.test_delivery_metrics import (
+    test_the_backlog_counts_waiting_jobs_and_due_retries,
+)
 from tests.integration.delivery.test_lanes import (
     test_one_device_is_delivered_at_once_while_a_broadcast_runs,
 )
@@ -46,6 +49,7 @@ __all__ = [
     "test_rate_limited_once_is_queued_then_sent_after_retry_after",
     "test_registrations_target_reports_unknown_ids_as_not_found",
     "test_scheduled_notification_waits_and_can_be_cancelled_until_it_starts",
+    "test_the_backlog_counts_waiting_jobs_and_due_retries",
     "test_topics_any_of_a_list_one_notification_per_device_with_user_filter",
 ]
 

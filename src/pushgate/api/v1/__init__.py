@@ -10,6 +10,8 @@ from pushgate.api.v1 import (
     clients,
     credentials,
     events,
+    imports,
+    notification_errors,
     notifications,
     oauth,
     platforms,
@@ -34,4 +36,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     webhooks.router,
     clients.router,
+    imports.router,
+    notification_errors.router,
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import case, func, select, text, tuple_, update
 
 from pushgate.domain.statuses import DeliveryStatus, ResultCode
 from pushgate.store.fast import sqlite_time
@@ -172,6 +172,35 @@ class DeliveryRepo(Repo):
             stmt = stmt.where(_D.c.registration_id > after)
         rows = await self.conn.execute(stmt.order_by(_D.c.registration_id).limit(limit))
         return [_record(r) for r in rows]
+
+    async def retry_backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        """Deliveries waiting for a retry, and the oldest due retry's time (ix_deliveries_due:
+        the partial index of QUEUED rows)."""
+        queued = _D.c.status == DeliveryStatus.QUEUED.value
+        due = case((_D.c.next_attempt_at <= now, _D.c.next_attempt_at))
+        stmt = select(func.count(), func.min(due)).where(queued, _D.c.next_attempt_at.is_not(None))
+        count, oldest = (await self.conn.execute(stmt)).one()
+        return int(count), oldest
+
+    async def error_counts(self, notification_id: str, limit: int) -> list[tuple[int, str, int]]:
+        """(code, reason, count) of the notification's ERROR deliveries, most frequent first.
+
+        A range of the primary key (one notification's rows), grouped: read when asked (an
+        operator following a send), never on the delivery path.
+        """
+        count = func.count().label("n")
+        stmt = (
+            select(_D.c.code, func.coalesce(_D.c.reason, ""), count)
+            .where(
+                _D.c.notification_id == notification_id,
+                _D.c.status == DeliveryStatus.ERROR.value,
+            )
+            .group_by(_D.c.code, func.coalesce(_D.c.reason, ""))
+            .order_by(count.desc(), _D.c.code)
+            .limit(limit)
+        )
+        rows = await self.conn.execute(stmt)
+        return [(int(code), str(reason), int(n)) for code, reason, n in rows]
 
     async def set_status(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from pushgate.domain.jobs import Job, JobKind, NewJob
 from pushgate.domain.notifications import Lane
@@ -124,6 +124,20 @@ class JobRepo(Repo):
             delete(_J).where(_J.c.id == int(job_id), _J.c.lease_owner == owner)
         )
         return bool(result.rowcount)
+
+    async def backlog(self, now: datetime) -> list[tuple[str, int, datetime | None]]:
+        """(lane, jobs due or leased, the oldest one's available_at) per lane with jobs.
+
+        The jobs table holds cursors and batches (a thousand registrations each), not
+        deliveries: a scan of it is small even for a broadcast to millions.
+        """
+        due = _J.c.available_at <= now
+        stmt = (
+            select(_J.c.lane, func.count(), func.min(_J.c.available_at))
+            .where(due)
+            .group_by(_J.c.lane)
+        )
+        return [(lane, int(jobs), oldest) for lane, jobs, oldest in await self.conn.execute(stmt)]
 
     async def mark_batch(self, notification_id: str, batch_key: str, now: datetime) -> bool:
         """Record that a batch's results are in; False when they already were."""
