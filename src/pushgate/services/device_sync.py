@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pushgate.domain.platforms import ResolvedPlatform, resolve_platform
 from pushgate.domain.records import Registration, RegistrationWrite
 from pushgate.providers.base import ProviderOptions
-from pushgate.services.registrations import register_device
+from pushgate.services.registrations import delete_registration, register_device
 from pushgate.services.user_auth import UserPrincipal
 from pushgate.services.vault import Vault
 from pushgate.store.engine import Database
@@ -72,7 +72,9 @@ async def register_user_devices(
     return registered
 
 
-async def unregister_user_device(db: Database, user: UserPrincipal, device: DeviceToken) -> None:
+async def unregister_user_device(
+    db: Database, user: UserPrincipal, device: DeviceToken, now: datetime
+) -> None:
     """Stop pushing the user's notifications to this token; unknown tokens are no error.
 
     The owner's unregistration deletes the registration (and its synced accounts: the
@@ -85,7 +87,7 @@ async def unregister_user_device(db: Database, user: UserPrincipal, device: Devi
             return
         registration_id, owner = found
         if owner == user.user_name:
-            await uow.registrations.delete(user.app_id, registration_id)
+            await delete_registration(uow, user.app_id, registration_id, now)
         else:
             await uow.registration_accounts.remove(registration_id, user.user_name)
 

@@ -67,7 +67,7 @@ async def register(
     async with unit_of_work(db) as uow:
         replaced = [r for r in await _registrations(uow, device) if r.id != registration.id]
         for stale in replaced:
-            await uow.registrations.delete(app_id, stale.id)
+            await registrations.delete_registration(uow, app_id, stale.id, now)
     return registration, created and not replaced
 
 
@@ -87,12 +87,13 @@ async def get(uow: UnitOfWork, device: Device) -> Registration:
     return found[-1]  # the newest
 
 
-async def delete(uow: UnitOfWork, device: Device) -> None:
+async def delete(uow: UnitOfWork, device: Device, now: datetime) -> None:
+    """Unregister the device (each of its registrations: a device.deleted event each)."""
     found = await _registrations(uow, device)
     if not found:
         raise NotFound("this user has no registration with this device id", field="deviceId")
     for registration in found:
-        await uow.registrations.delete(device.user.app_id, registration.id)
+        await registrations.delete_registration(uow, device.user.app_id, registration.id, now)
 
 
 async def subscribe(uow: UnitOfWork, device: Device, topic: str, now: datetime) -> Registration:

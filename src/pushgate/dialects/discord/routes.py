@@ -104,7 +104,7 @@ async def unregister_device(
 ) -> Response:
     """Stop pushing the signed-in user's notifications to this token. 204, known or not."""
     form = _form(UnregisterDeviceIn, body)
-    await device_sync.unregister_user_device(runtime.db, user, _device(form))
+    await device_sync.unregister_user_device(runtime.db, user, _device(form), runtime.clock())
     return Response(status_code=204)
 
 

@@ -78,7 +78,7 @@ async def delete_device(request: Request, runtime: RuntimeDep) -> Response:
     """Unregister the device: it receives nothing more."""
     device, _ = await devices_io.device_of(request, runtime)
     async with unit_of_work(runtime.db) as uow:
-        await devices.delete(uow, device)
+        await devices.delete(uow, device, runtime.clock())
     return Response(status_code=204)
 
 

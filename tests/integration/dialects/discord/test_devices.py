@@ -150,3 +150,18 @@ async def test_an_unknown_api_version_is_discords_50041(
         assert response.status_code == 400
         assert response.json() == {"code": 50041, "message": "Invalid API version"}
     assert await registrations(client) == []
+
+
+async def test_unregistering_records_device_deleted_for_webhooks(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    hook = {"name": "audit", "url": "https://93.184.215.14/hook", "events": ["device.deleted"]}
+    created = await client.post("/v1/apps/news/webhooks", json=hook, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    device = {"provider": "gcm", "token": "fcm-gone"}
+    assert (await client.post(DEVICES, json=device, headers=auth(users.alice))).status_code == 204
+    assert (
+        await client.request("DELETE", DEVICES, json=device, headers=auth(users.alice))
+    ).status_code == 204
+    events = await client.get("/v1/apps/news/events?kind=device.deleted", headers=ADMIN)
+    assert [e["kind"] for e in events.json()["items"]] == ["device.deleted"]
