@@ -41,6 +41,7 @@ from pushgate.providers.registry import ProviderRegistry, default_kinds
 from pushgate.services.auth import Authenticator, ensure_admin_key
 from pushgate.services.credential_checks import CheckedCredential, check_credential
 from pushgate.services.user_auth import UserAuthenticator
+from pushgate.services.users import set_password_cost
 from pushgate.services.vault import Vault, load_master_key
 from pushgate.store.engine import Database
 from pushgate.telemetry import configure_logging, forget_process
@@ -167,6 +168,7 @@ async def build_runtime(
         clock=clock,
     )
     engine = build_engine(settings, db, vault, registry=registry, clock=clock, config=delivery)
+    set_password_cost(settings.password_hash_memory_kib, settings.password_hash_passes)
     users = UserAuthenticator(db, vault, cache_ttl_s=settings.auth_cache_ttl_s, clock=clock)
     return Runtime(settings, db, vault, auth, clock, engine, users), generated
 

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         le=60,
         description="How long a verified key stays cached; bounds how late a revocation bites.",
     )
+    # argon2id cost of app users' passwords (OWASP's minimum profile by default). Hashes keep
+    # their own parameters, so changing these affects new passwords only.
+    password_hash_memory_kib: int = Field(default=19456, ge=8, le=4 * 1024 * 1024)
+    password_hash_passes: int = Field(default=2, ge=1, le=100)
     db_pool_size: int = Field(default=20, ge=1, le=500)
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = Field(

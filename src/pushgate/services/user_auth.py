@@ -14,19 +14,17 @@ import jwt
 from pushgate.domain.records import AppUser
 from pushgate.errors import Unauthenticated
 from pushgate.services.auth import hash_secret
-from pushgate.services.users import USER_TOKEN_PREFIX, user_token_secret, verify_password
+from pushgate.services.users import (
+    USER_TOKEN_PREFIX,
+    user_token_secret,
+    verify_password,
+    verify_password_of_nobody,
+)
 from pushgate.services.vault import Vault
 from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
 
 _CACHE_LIMIT = 10_000
-# Verified against when the user does not exist, so an unknown name costs what a wrong
-# password does (no user enumeration by timing): a real hash of a throw-away text with the
-# parameters of services/users.py, so verifying it costs the same.
-_DUMMY_HASH = (
-    "$argon2id$v=19$m=19456,t=2,p=1$cHVzaGdhdGUtZHVtbXktc2FsdA$"
-    "PweikVQhZ9VKoDvYhLMiVAnVy3xkJGPTE0cAFPShTsM"
-)
 _JWT_ALGORITHMS = ["HS256"]
 _JWT_LEEWAY_S = 60
 
@@ -90,7 +88,7 @@ class UserAuthenticator:
             found = await uow.users.password_hash(app.id, name) if app is not None else None
         user, password_hash = found if found is not None else (None, None)
         if app is None or user is None or password_hash is None:
-            await verify_password(_DUMMY_HASH, password)
+            await verify_password_of_nobody(password)
             raise Unauthenticated("unknown user or wrong password")
         if not await verify_password(password_hash, password):
             raise Unauthenticated("unknown user or wrong password")

@@ -25,6 +25,29 @@ MAX_TOKEN_TTL = timedelta(days=366)
 # per sign-in and then cached (services/user_auth.py); the library default (64 MiB, 4 lanes)
 # measured 300-400 ms on this 2-core machine under load.
 _HASHER = argon2.PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+_DUMMY_TEXT = "pushgate-dummy"  # hashed once: a wrong name costs what a wrong password does
+_dummy_hash: str | None = None
+
+
+def set_password_cost(memory_kib: int, passes: int) -> None:
+    """The argon2id parameters of new hashes (Settings.password_hash_*), set at start-up."""
+    global _HASHER, _dummy_hash  # one process-wide policy, set by the runtime
+    _HASHER = argon2.PasswordHasher(time_cost=passes, memory_cost=memory_kib, parallelism=1)
+    _dummy_hash = None
+
+
+async def verify_password_of_nobody(password: str) -> None:
+    """Spend what verifying a real user's password costs, for a name that has none.
+
+    So an unknown name answers as slowly as a wrong password (no user enumeration by
+    timing): the hash is made once with the current parameters.
+    """
+    global _dummy_hash  # a cache of one value
+    if _dummy_hash is None:
+        _dummy_hash = await asyncio.to_thread(_HASHER.hash, _DUMMY_TEXT)
+    await verify_password(_dummy_hash, password)
+
+
 _SECRET_NAME = "secret"  # noqa: S105 - the key of the sealed JSON object
 
 

@@ -29,7 +29,7 @@ async def test_one_device_is_delivered_at_once_while_a_broadcast_runs(
     worker: Worker,
 ) -> None:
     recorder.keep = False  # count only
-    recorder.delay_s = 0.1  # each broadcast batch takes a provider round trip
+    recorder.delay_s = 0.25  # each broadcast batch (1,000 deliveries) takes a provider round trip
     app = await client.get("/v1/apps/news", headers=ADMIN)
     await seed_topic(runtime.db, app.json()["company_id"], "everyone", AUDIENCE, clock.now)
     rid = await register(client, app_key, "tok-single")
@@ -59,7 +59,10 @@ async def test_one_device_is_delivered_at_once_while_a_broadcast_runs(
         f"{lane_s * 1000:.0f} ms, while the broadcast stood at {progress['SENT']}/{AUDIENCE}"
     )
     assert progress["SENT"] < AUDIENCE  # the broadcast was still running
-    assert inline_s < 1.0
-    assert lane_s < 1.0
+    # Typically 0.1-0.3 s. The bound is what "at once" has to survive when the suite's other
+    # worker loads the second core; queued behind the broadcast, the send would wait for the
+    # rest of it: 18 batches of 0.25 s at least.
+    assert inline_s < 2.0
+    assert lane_s < 2.0
     done = await wait_done(client, app_key, nid)
     assert done["counts"]["SENT"] == AUDIENCE
