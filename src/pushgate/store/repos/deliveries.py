@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, text, tuple_, update
+from sqlalchemy import case, func, literal_column, select, text, tuple_, update
 
 from pushgate.domain.statuses import DeliveryStatus, ResultCode
 from pushgate.store.fast import sqlite_time
@@ -189,13 +189,16 @@ class DeliveryRepo(Repo):
         operator following a send), never on the delivery path.
         """
         count = func.count().label("n")
+        # A literal, not a bound parameter: PostgreSQL matches the GROUP BY expression to the
+        # selected one only when both are the same text ($1 and $4 are not).
+        reason = func.coalesce(_D.c.reason, literal_column("''"))
         stmt = (
-            select(_D.c.code, func.coalesce(_D.c.reason, ""), count)
+            select(_D.c.code, reason, count)
             .where(
                 _D.c.notification_id == notification_id,
                 _D.c.status == DeliveryStatus.ERROR.value,
             )
-            .group_by(_D.c.code, func.coalesce(_D.c.reason, ""))
+            .group_by(_D.c.code, reason)
             .order_by(count.desc(), _D.c.code)
             .limit(limit)
         )
