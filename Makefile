@@ -8,7 +8,7 @@ SRC := src tests bench
 # its libraries from source again: 8.6 s to import the app instead of 3.5 s.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: serve test uv lint typecheck pytest bench
+.PHONY: serve test uv chromium lint typecheck pytest bench
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -16,6 +16,10 @@ uv:
 		$(PYTHON) -m pip install --quiet --user uv 2>/dev/null \
 		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv \
 		|| $(PYTHON) -m pip install --quiet uv; }
+
+# Debian's Chromium for the console's browser tests (Playwright drives it; no browser downloads).
+chromium:
+	@scripts/ensure-chromium
 
 serve: uv
 	$(UV) sync --frozen --no-dev
@@ -31,7 +35,7 @@ typecheck: uv
 	$(UV) run --frozen lint-imports
 
 # One pytest worker per core (pytest-xdist); pytest-cov gathers the workers' coverage.
-pytest: uv
+pytest: uv chromium
 	$(UV) run --frozen pytest -n auto --cov --cov-report= $(PYTEST_ARGS)
 	$(UV) run --frozen coverage report
 

@@ -23,6 +23,7 @@ from pushgate.api import health
 from pushgate.api import metrics as metrics_api
 from pushgate.api.v1 import PREFIX, ROUTERS
 from pushgate.config import Settings
+from pushgate.console.routes import ROUTERS as CONSOLE_ROUTERS
 from pushgate.delivery.engine import DeliveryConfig, DeliveryEngine
 from pushgate.delivery.limiter import RateLimiter, RedisLimiter
 from pushgate.delivery.queue import Queue
@@ -231,6 +232,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
     for router in DIALECT_ROUTERS:
+        app.include_router(router)
+    # The admin console (/console): HTML pages, left out of the OpenAPI document.
+    for router in CONSOLE_ROUTERS:
         app.include_router(router)
     _document_security(app)
     return app

@@ -137,6 +137,7 @@ class RegistrationFilter:
     capability: str | None = None
     active: bool | None = None
     device_id: str | None = None
+    token_prefix: str | None = None  # the console's search: tokens starting with this
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,6 +164,10 @@ class Authenticator:
             raise Unauthenticated("no service key holds this client certificate")
         return principal
 
+    def is_admin_hash(self, digest: str) -> bool:
+        """Whether `digest` (hash_secret of a key) is the admin key's: console sessions."""
+        return hmac.compare_digest(digest, self._admin_hash)
+
     def forget_certificate(self, fingerprint: str) -> None:
         """Drop what this process cached about a certificate (attached or removed just now)."""
         self._cache.pop("cert:" + fingerprint, None)
@@ -280,6 +284,17 @@ class Authenticator:
         while len(self._cache) > _CACHE_LIMIT:
             self._cache.popitem(last=False)
         return principal
+
+
+def principal_of(key: ApiKey, app: App) -> Principal:
+    """The caller an app key authenticates as (also for a console session opened with it)."""
+    return _principal(key, app)
+
+
+def key_id_of(principal: Principal) -> int | None:
+    """The api_keys row id a key principal came from (None: the admin, or not a key)."""
+    parts = principal.key_ref.split(":")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
 
 
 def _principal(key: ApiKey, app: App) -> Principal:

@@ -463,3 +463,20 @@ Index(
     sqlite_where=webhook_deliveries.c.status == "pending",
     postgresql_where=webhook_deliveries.c.status == "pending",
 )
+
+# Console sign-ins (console/, docs/operations.md "Console"): the SHA-256 of the session
+# cookie's random token, never the token; the key the session was opened with (NULL: the admin
+# key) and that key's hash, so revoking or replacing the key ends the session; the session's
+# CSRF token; and its absolute expiry.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index(None, "key_id"),
+    Index(None, "expires_at"),
+)

@@ -11,6 +11,7 @@ from pushgate.store.engine import Database
 from pushgate.store.repos.app_flags import AppFlagRepo
 from pushgate.store.repos.apps import AppRepo, KeyRepo, SystemSecretRepo
 from pushgate.store.repos.audience import AudienceRepo
+from pushgate.store.repos.console import ConsoleSessionRepo, ConsoleViewRepo
 from pushgate.store.repos.credentials import CredentialRepo
 from pushgate.store.repos.deliveries import DeliveryRepo
 from pushgate.store.repos.events import EventRepo
@@ -56,6 +57,8 @@ class UnitOfWork:
         self.app_flags = AppFlagRepo(conn)
         self.message_records = MessageRecordRepo(conn)
         self.health = HealthRepo(conn)
+        self.console_sessions = ConsoleSessionRepo(conn)
+        self.console_views = ConsoleViewRepo(conn)
         # Work outside the database that must follow only a committed transaction (e.g. a
         # Redis Streams enqueue): run in order after COMMIT, never after a rollback.
         self.after_commit: list[Callable[[], Awaitable[None]]] = []

@@ -26,4 +26,4 @@ async def test_migrated_schema_matches_the_tables(database: Database) -> None:
 
 async def test_upgrade_is_idempotent_and_reports_head(database: Database) -> None:
     await upgrade(database)  # already at head: a no-op, not an error
-    assert await current_revision(database) == head_revision() == "0007"
+    assert await current_revision(database) == head_revision() == "0008"

@@ -177,6 +177,8 @@ class RegistrationRepo(Repo):
         ):
             if value is not None:
                 conds.append(column == value)
+        if where.token_prefix:
+            conds.append(r.c.token.startswith(where.token_prefix, autoescape=True))
         if where.user_uuid is not None:
             # Old global user ids still find the registration (SAP seed: the history is kept).
             past = exists().where(
