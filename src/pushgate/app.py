@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as redis_async
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from pushgate import __version__
 from pushgate.api import health
@@ -36,10 +36,17 @@ from pushgate.http.deps import Runtime
 from pushgate.http.errors import install_error_handlers
 from pushgate.http.limits import BodyLimitMiddleware
 from pushgate.http.metrics import MetricsListener, MetricsMiddleware, scrape
+from pushgate.http.rate_limits import (
+    CallerBuckets,
+    RedisCallerBuckets,
+    RequestLimits,
+    SignInFailures,
+    refuse_locked_out,
+)
 from pushgate.providers.base import ProviderOptions
 from pushgate.providers.http_httpx import HttpxTransport
 from pushgate.providers.registry import ProviderRegistry, default_kinds
-from pushgate.services.auth import Authenticator, ensure_admin_key
+from pushgate.services.auth import Authenticator, CallerLimit, ensure_admin_key
 from pushgate.services.credential_checks import CheckedCredential, check_credential
 from pushgate.services.user_auth import UserAuthenticator
 from pushgate.services.users import set_password_cost
@@ -160,6 +167,7 @@ async def build_runtime(
     vault = Vault(load_master_key(master, settings.data_dir))
     admin = settings.admin_key.get_secret_value() if settings.admin_key else None
     admin_hash, generated = await ensure_admin_key(db, admin, clock())
+    limits = build_limits(settings, clock)
     auth = Authenticator(
         db,
         admin_key_hash=admin_hash,
@@ -167,11 +175,40 @@ async def build_runtime(
         token_ttl_s=settings.oauth_token_ttl_s,
         cache_ttl_s=settings.auth_cache_ttl_s,
         clock=clock,
+        caller_limit=limits.callers,
     )
     engine = build_engine(settings, db, vault, registry=registry, clock=clock, config=delivery)
     set_password_cost(settings.password_hash_memory_kib, settings.password_hash_passes)
-    users = UserAuthenticator(db, vault, cache_ttl_s=settings.auth_cache_ttl_s, clock=clock)
-    return Runtime(settings, db, vault, auth, clock, engine, users), generated
+    users = UserAuthenticator(
+        db,
+        vault,
+        cache_ttl_s=settings.auth_cache_ttl_s,
+        clock=clock,
+        caller_limit=limits.callers,
+    )
+    return Runtime(settings, db, vault, auth, clock, engine, users, limits), generated
+
+
+def build_limits(settings: Settings, clock: Callable[[], datetime]) -> RequestLimits:
+    """Per-caller buckets (in Redis whenever there is one, as the send limits) and the
+    per-address count of failed sign-ins (in this process)."""
+    callers: CallerLimit | None = None
+    rate, burst = settings.api_rate_per_s, settings.api_burst
+    if rate > 0 and settings.redis_url:
+        client = redis_async.from_url(settings.redis_url)
+        prefix = settings.redis_prefix
+        callers = RedisCallerBuckets(
+            client, prefix=prefix, rate_per_s=rate, burst=burst, clock=clock
+        )
+    elif rate > 0:
+        callers = CallerBuckets(rate, burst, clock)
+    failures = SignInFailures(
+        settings.auth_failure_limit,
+        settings.auth_failure_window_s,
+        clock,
+        exempt=settings.auth_failure_exempt,
+    )
+    return RequestLimits(callers, failures)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -211,6 +248,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             if listener is not None:
                 await listener.stop()
             await built.engine.aclose()
+            await built.limits.aclose()
             await built.db.dispose()
             forget_process(os.getpid())
 
@@ -229,10 +267,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics_api.router)
+    # Every API route checks the caller's address first: one locked out by failed sign-ins
+    # is refused before any credential is looked at (http/rate_limits.py).
+    locked_out = [Depends(refuse_locked_out)]
     for router in ROUTERS:
-        app.include_router(router, prefix=PREFIX)
+        app.include_router(router, prefix=PREFIX, dependencies=locked_out)
     for router in DIALECT_ROUTERS:
-        app.include_router(router)
+        app.include_router(router, dependencies=locked_out)
     # The admin console (/console): HTML pages, left out of the OpenAPI document.
     for router in CONSOLE_ROUTERS:
         app.include_router(router)
@@ -269,13 +310,24 @@ def _document_security(app: FastAPI) -> None:
             "Basic": {"type": "http", "scheme": "basic", "description": "alias:key"},
         }
         for path, operations in schema.get("paths", {}).items():
-            if path.startswith(PREFIX + "/apps"):
-                for operation in operations.values():
+            for operation in operations.values():
+                if path.startswith(PREFIX + "/apps"):
                     operation["security"] = [{"ApiKey": []}, {"Bearer": []}, {"Basic": []}]
+                _document_rate_limit(operation.setdefault("responses", {}))
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_rate_limit(responses: dict[str, Any]) -> None:
+    """Every API operation may answer 429 (http/rate_limits.py): the native routers, SAP,
+    ServiceNow and Discord describe it with their error body, the others get it here."""
+    if "429" not in responses and "4XX" not in responses:
+        responses["429"] = {
+            "description": "Over the caller's request rate, or too many failed sign-ins from "
+            "this address; retry after Retry-After seconds"
+        }
 
 
 def app_factory() -> FastAPI:

@@ -46,6 +46,34 @@ class Settings(BaseSettings):
         le=60,
         description="How long a verified key stays cached; bounds how late a revocation bites.",
     )
+    # Rate limits of the API (docs/operations.md, "Rate limits"): a token bucket per API key,
+    # OAuth client and app user; bench/registrations.py drives ~3,000 requests/s through one
+    # key, so the default admits that with room to spare.
+    api_rate_per_s: float = Field(
+        default=5000.0,
+        ge=0,
+        description="Requests per second one key, OAuth client or app user may sustain "
+        "(429 beyond it); 0: no limit",
+    )
+    api_burst: int = Field(
+        default=10_000, ge=1, description="Requests one caller may make at once above the rate"
+    )
+    auth_failure_limit: int = Field(
+        default=20,
+        ge=0,
+        description="Rejected credentials from one client address after which its requests "
+        "get 429 until auth_failure_window_s has passed; 0: no limit",
+    )
+    auth_failure_window_s: float = Field(
+        default=60.0, gt=0, le=86400, description="The window of auth_failure_limit"
+    )
+    # Loopback by default, like fail2ban's ignoreip: behind a reverse proxy on the same host
+    # every client has the proxy's address, and one guesser would lock all of them out.
+    auth_failure_exempt: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Addresses or CIDR networks (JSON list) whose failed sign-ins are not "
+        "counted (a reverse proxy's)",
+    )
     # argon2id cost of app users' passwords (OWASP's minimum profile by default). Hashes keep
     # their own parameters, so changing these affects new passwords only.
     password_hash_memory_kib: int = Field(default=19456, ge=8, le=4 * 1024 * 1024)
@@ -151,7 +179,7 @@ class Settings(BaseSettings):
             raise ValueError("PUSHGATE_TLS_CLIENT_CA_FILE needs PUSHGATE_TLS_CERT_FILE")
         return self
 
-    @field_validator("client_cert_proxies")
+    @field_validator("client_cert_proxies", "auth_failure_exempt")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for entry in value:

@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
     BODY_TOO_LARGE = "body_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     STORAGE_UNAVAILABLE = "storage_unavailable"
@@ -67,6 +68,11 @@ class Unauthenticated(PushgateError):
     code = ErrorCode.UNAUTHENTICATED
 
 
+class CredentialRejected(Unauthenticated):
+    """A credential was presented and did not verify (unknown key, wrong password or secret,
+    a bad or expired token): counted per client address; missing credentials are not."""
+
+
 class Forbidden(PushgateError):
     code = ErrorCode.FORBIDDEN
 
@@ -81,3 +87,14 @@ class UnsupportedMediaType(PushgateError):
 
 class StorageUnavailable(PushgateError):
     code = ErrorCode.STORAGE_UNAVAILABLE
+
+
+class RateLimited(PushgateError):
+    """Too many requests: a caller over its rate, or an address after too many failed
+    sign-ins. `retry_after_s` (whole seconds, at least 1) is when trying again may succeed."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, details={"retry_after_s": max(1, retry_after_s)})
+        self.retry_after_s = max(1, retry_after_s)

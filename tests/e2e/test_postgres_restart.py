@@ -96,6 +96,7 @@ async def test_a_crash_during_a_broadcast_loses_nothing_and_answers_503(
     await worker.stop()
     await task
     await runtime.engine.aclose()
+    await runtime.limits.aclose()
     await db.dispose()
     print(  # noqa: T201 - the fault test's figures
         f"\nPostgreSQL crash mid-broadcast: accepted {AUDIENCE}, SENT {status['counts']['SENT']}, "

@@ -86,6 +86,7 @@ async def test_redis_killed_mid_fanout_loses_nothing(
     await worker.stop()
     await task
     await runtime.engine.aclose()
+    await runtime.limits.aclose()  # its Redis client, when the rate limits live in Redis
     duplicates = recorder.count - 2 * AUDIENCE
     print(  # noqa: T201 - the fault test's figures
         f"\nF8 Redis kill -9 (appendonly={redis_server.appendonly}): accepted 2 x {AUDIENCE}, "

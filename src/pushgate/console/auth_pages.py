@@ -23,6 +23,7 @@ from pushgate.console.web import (
 )
 from pushgate.errors import Forbidden, Unauthenticated
 from pushgate.http.deps import Runtime
+from pushgate.http.rate_limits import count_failure, refuse_locked_out
 from pushgate.services.console_sessions import close_session, open_session
 from pushgate.store.uow import unit_of_work
 
@@ -65,6 +66,9 @@ async def login_form(request: Request) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
+    # An address locked out by failed sign-ins (API or console) is refused before the key is
+    # looked at, and every rejected key here counts against it (http/rate_limits.py).
+    await refuse_locked_out(request)
     form = await read_form(request)
     expected = request.cookies.get(LOGIN_COOKIE, "")
     submitted = form.get("login_csrf")
@@ -77,7 +81,8 @@ async def login(request: Request) -> Response:
     try:
         async with unit_of_work(runtime.db) as uow:
             opened = await open_session(uow, runtime.auth, key, runtime.clock())
-    except Unauthenticated:
+    except Unauthenticated as exc:
+        count_failure(request, exc)
         return _login_page(request, "Unknown or revoked key.", 401)
     response = redirect("/")
     ttl = int((opened.session.expires_at - runtime.clock()).total_seconds())

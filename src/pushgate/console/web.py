@@ -22,6 +22,7 @@ from pushgate.errors import (
     InvalidInput,
     NotFound,
     PushgateError,
+    RateLimited,
     Unauthenticated,
     UnsupportedMediaType,
 )
@@ -186,7 +187,10 @@ def error_page(request: Request, exc: PushgateError) -> Response:
     status = STATUS.get(exc.code, 400)
     if isinstance(exc, Unauthenticated) and request.method == "GET":
         return redirect("/login")
-    return render(request, "error.html", {"status": status, "error": exc}, status_code=status)
+    page = render(request, "error.html", {"status": status, "error": exc}, status_code=status)
+    if isinstance(exc, RateLimited):
+        page.headers["retry-after"] = str(exc.retry_after_s)
+    return page
 
 
 class ConsoleRoute(APIRoute):

@@ -16,6 +16,7 @@ from pushgate.delivery.engine import DeliveryEngine
 from pushgate.domain.roles import Role
 from pushgate.domain.text import UNSTORABLE_MESSAGE, is_unstorable
 from pushgate.errors import Forbidden, InvalidInput, Unauthenticated, UnsupportedMediaType
+from pushgate.http.rate_limits import RequestLimits
 from pushgate.services.auth import Authenticator, Principal, resolve_app_id
 from pushgate.services.user_auth import UserAuthenticator, is_user_token
 from pushgate.services.vault import Vault
@@ -34,6 +35,7 @@ class Runtime:
     clock: Callable[[], datetime]
     engine: DeliveryEngine
     users: UserAuthenticator
+    limits: RequestLimits
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -20,8 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from pushgate.errors import ErrorCode, PushgateError
+from pushgate.errors import ErrorCode, PushgateError, RateLimited
 from pushgate.http.errors import STATUS, validation_response
+from pushgate.http.rate_limits import count_failure
 
 _log = structlog.get_logger("pushgate.http")
 _HTTP_CODES = {
@@ -31,6 +32,7 @@ _HTTP_CODES = {
     404: ErrorCode.NOT_FOUND,
     413: ErrorCode.BODY_TOO_LARGE,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.RATE_LIMITED,
 }
 
 
@@ -78,15 +80,18 @@ def dialect_route(render: Renderer) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except Exception as exc:  # the front door's edge: rendered, never raised
+                    count_failure(request, exc)
                     refusal = refusal_of(exc)
                     if refusal.status >= 500 and not isinstance(exc, PushgateError):
                         _log.exception(
                             "unhandled error", path=request.url.path, method=request.method
                         )
                     rendered = render(request, refusal)
-                    if isinstance(rendered, Response):
-                        return rendered
-                    return await rendered
+                    if not isinstance(rendered, Response):
+                        rendered = await rendered
+                    if isinstance(exc, RateLimited):  # whatever the vendor's body, HTTP's header
+                        rendered.headers["Retry-After"] = str(exc.retry_after_s)
+                    return rendered
 
             return handle
 

@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
-from pushgate.errors import ErrorCode, PushgateError
+from pushgate.errors import ErrorCode, PushgateError, RateLimited
+from pushgate.http.rate_limits import count_failure
 
 STATUS: dict[ErrorCode, int] = {
     # A value the services refuse (a .p8 that is not a P-256 key, an unknown platform) is 400;
@@ -28,6 +29,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
@@ -41,6 +43,7 @@ _HTTP_CODES: dict[int, ErrorCode] = {
     405: ErrorCode.INVALID,
     413: ErrorCode.BODY_TOO_LARGE,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.RATE_LIMITED,
 }
 _log = structlog.get_logger("pushgate.http")
 
@@ -106,11 +109,14 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def _pushgate(_request: Request, exc: Exception) -> JSONResponse:
+    async def _pushgate(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PushgateError)  # noqa: S101 - registered for this class
         headers = {"Retry-After": "5"} if exc.code is ErrorCode.STORAGE_UNAVAILABLE else None
         if exc.code is ErrorCode.UNAUTHENTICATED:
+            count_failure(request, exc)
             headers = {"WWW-Authenticate": 'Bearer realm="pushgate"'}
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return error_response(
             STATUS[exc.code], exc.code, exc.message, exc.field, exc.details or None, headers
         )

@@ -11,12 +11,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import jwt
 
 from pushgate.domain.records import ApiKey, App
 from pushgate.domain.roles import ALL_ROLES, Role, grants
-from pushgate.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from pushgate.errors import CredentialRejected, Forbidden, InvalidInput, NotFound
 from pushgate.store.engine import Database
 from pushgate.store.uow import UnitOfWork, unit_of_work
 
@@ -50,6 +51,16 @@ class Principal:
 
 
 ADMIN = Principal(None, None, ALL_ROLES, ADMIN_ALIAS)
+
+
+class CallerLimit(Protocol):
+    """A rate limit per authenticated caller (http/rate_limits.py implements it)."""
+
+    async def admit(self, caller: str) -> None:
+        """Return if `caller` may make one more request now; RateLimited if it may not."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +137,10 @@ class Authenticator:
         token_ttl_s: int,
         cache_ttl_s: float,
         clock: Callable[[], datetime],
+        caller_limit: CallerLimit | None = None,
     ) -> None:
         self._db = db
+        self._limit = caller_limit
         self._admin_hash = admin_key_hash
         self._signing_key = signing_key
         self._token_ttl_s = token_ttl_s
@@ -142,14 +155,21 @@ class Authenticator:
             return ADMIN
         principal = await self._lookup(digest)
         if principal is None:
-            raise Unauthenticated("unknown or revoked API key")
+            raise CredentialRejected("unknown or revoked API key")
+        await self.admit(principal.key_ref)
         return principal
+
+    async def admit(self, caller: str) -> None:
+        """Count one request of `caller` (a key_ref, an OAuth client, a user) against its rate
+        limit: RateLimited when over it. The admin key is never limited."""
+        if self._limit is not None:
+            await self._limit.admit(caller)
 
     async def by_basic(self, alias: str, secret: str) -> Principal:
         principal = await self.by_key(secret)
         # Compare every time, so a wrong alias costs the same as a wrong key.
         if not hmac.compare_digest(principal.key_alias.encode(), alias.encode()):
-            raise Unauthenticated("unknown or revoked API key")
+            raise CredentialRejected("unknown or revoked API key")
         return principal
 
     async def by_certificate(self, fingerprint: str) -> Principal:
@@ -161,7 +181,8 @@ class Authenticator:
                 found = await uow.key_certificates.key_of(fingerprint)
             principal = self._remember(cache_key, _principal(*found) if found else None)
         if principal is None:
-            raise Unauthenticated("no service key holds this client certificate")
+            raise CredentialRejected("no service key holds this client certificate")
+        await self.admit(principal.key_ref)
         return principal
 
     def is_admin_hash(self, digest: str) -> bool:
@@ -186,10 +207,12 @@ class Authenticator:
                 leeway=60,
             )
         except jwt.PyJWTError:
-            raise Unauthenticated("invalid or expired access token") from None
+            raise CredentialRejected("invalid or expired access token") from None
         principal = await self._lookup_client(str(claims["sub"]))
         if principal is None:
-            raise Unauthenticated("the client of this access token was revoked")
+            raise CredentialRejected("the client of this access token was revoked")
+        # A token draws from its key's bucket: exchanging a key for tokens gains no rate.
+        await self.admit(principal.key_ref)
         scopes = frozenset(Role(s) for s in str(claims["scope"]).split() if s in _ROLE_NAMES)
         return Principal(principal.app_id, principal.app_name, scopes, principal.key_alias)
 

@@ -26,7 +26,14 @@ from pushgate.domain.client_scopes import (
     parse_scope_parameter,
 )
 from pushgate.domain.names import check_name
-from pushgate.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from pushgate.errors import (
+    Conflict,
+    CredentialRejected,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from pushgate.services.auth import Authenticator, IssuedToken, hash_secret, new_secret
 from pushgate.store.engine import Database
 from pushgate.store.repos.oauth_clients import OAuthClient
@@ -141,7 +148,8 @@ class ClientTokens:
         # Compare even for an unknown client, so both cost the same.
         expected = found.secret_hash if found else hash_secret(secrets.token_hex(16))
         if not hmac.compare_digest(given, expected) or found is None:
-            raise Unauthenticated("unknown client or wrong secret")
+            raise CredentialRejected("unknown client or wrong secret")
+        await self._auth.admit(f"client:{found.client.id}")
         allowed = set(_current(found.client.scopes, found.app_name))
         wanted = parse_scope_parameter(scope) if scope else tuple(sorted(allowed))
         refused = [s for s in wanted if s not in allowed]
@@ -187,15 +195,16 @@ class ClientTokens:
                 },
             )
         except jwt.PyJWTError:
-            raise Unauthenticated("invalid or expired access token") from None
+            raise CredentialRejected("invalid or expired access token") from None
         now = self._clock().timestamp()
         if not isinstance(claims["exp"], int) or claims["exp"] + _LEEWAY_S < now:
-            raise Unauthenticated("invalid or expired access token")
+            raise CredentialRejected("invalid or expired access token")
         async with unit_of_work(self._db, readonly=True) as uow:
             found = await uow.oauth_clients.with_secret(str(claims["sub"]))
         # The same id and row: a client deleted and created again under its id is another.
         if found is None or found.client.id != claims["cid"]:
-            raise Unauthenticated("the client of this access token was deleted")
+            raise CredentialRejected("the client of this access token was deleted")
+        await self._auth.admit(f"client:{found.client.id}")
         allowed = _current(found.client.scopes, found.app_name)
         granted = _current(str(claims["scope"]).split(), found.app_name) & allowed
         return ClientPrincipal(found.client.app_id, found.app_name, granted, found.client.client_id)

@@ -12,8 +12,8 @@ from datetime import datetime
 import jwt
 
 from pushgate.domain.records import AppUser
-from pushgate.errors import Unauthenticated
-from pushgate.services.auth import hash_secret
+from pushgate.errors import CredentialRejected
+from pushgate.services.auth import CallerLimit, hash_secret
 from pushgate.services.users import (
     USER_TOKEN_PREFIX,
     user_token_secret,
@@ -69,8 +69,10 @@ class UserAuthenticator:
         *,
         cache_ttl_s: float,
         clock: Callable[[], datetime],
+        caller_limit: CallerLimit | None = None,
     ) -> None:
         self._db = db
+        self._limit = caller_limit
         self._vault = vault
         self._cache_ttl_s = cache_ttl_s
         self._clock = clock
@@ -78,6 +80,19 @@ class UserAuthenticator:
 
     async def by_password(self, app_name: str, name: str, password: str) -> UserPrincipal:
         """HTTP Basic as an app user of the app named in the path."""
+        return await self._admit(await self._by_password(app_name, name, password))
+
+    async def by_token(self, token: str) -> UserPrincipal:
+        """A user token: pushgate's opaque `pgu_...` or a JWT the app's back end signed."""
+        return await self._admit(await self._by_token(token))
+
+    async def _admit(self, user: UserPrincipal) -> UserPrincipal:
+        """The user, if within its rate limit (one bucket per user, whatever it signs in with)."""
+        if self._limit is not None:
+            await self._limit.admit(f"user:{user.app_id}:{user.user_id}")
+        return user
+
+    async def _by_password(self, app_name: str, name: str, password: str) -> UserPrincipal:
         # The cache key hashes the password: the plain text is never kept in memory.
         cache_key = "pw:" + hashlib.sha256(f"{app_name}\0{name}\0{password}".encode()).hexdigest()
         cached = self._cached(cache_key)
@@ -89,18 +104,17 @@ class UserAuthenticator:
         user, password_hash = found if found is not None else (None, None)
         if app is None or user is None or password_hash is None:
             await verify_password_of_nobody(password)
-            raise Unauthenticated("unknown user or wrong password")
+            raise CredentialRejected("unknown user or wrong password")
         if not await verify_password(password_hash, password):
-            raise Unauthenticated("unknown user or wrong password")
+            raise CredentialRejected("unknown user or wrong password")
         return self._remember(cache_key, _principal(user, app.name))
 
-    async def by_token(self, token: str) -> UserPrincipal:
-        """A user token: pushgate's opaque `pgu_...` or a JWT the app's back end signed."""
+    async def _by_token(self, token: str) -> UserPrincipal:
         if token.startswith(USER_TOKEN_PREFIX + "_"):
             return await self._by_issued(token)
         app_name = _app_claim(token)
         if app_name is None:
-            raise Unauthenticated("not a user token")
+            raise CredentialRejected("not a user token")
         return await self._by_jwt(app_name, token)
 
     def forget(self, token_hashes: list[str]) -> None:
@@ -118,10 +132,10 @@ class UserAuthenticator:
             found = await uow.user_tokens.get_by_hash(token_hash)
             app = await uow.apps.get(found[1].app_id) if found is not None else None
         if found is None or app is None:
-            raise Unauthenticated("unknown or revoked user token")
+            raise CredentialRejected("unknown or revoked user token")
         record, user = found
         if record.expires_at is not None and record.expires_at <= self._clock():
-            raise Unauthenticated("this user token has expired")
+            raise CredentialRejected("this user token has expired")
         return self._remember(cache_key, _principal(user, app.name))
 
     async def _by_jwt(self, app_name: str, token: str) -> UserPrincipal:
@@ -133,7 +147,7 @@ class UserAuthenticator:
             app = await uow.apps.get_by_name(app_name)
             secret = await user_token_secret(uow, self._vault, app.id) if app else None
         if app is None or secret is None:
-            raise Unauthenticated("no app with this name accepts user JWTs")
+            raise CredentialRejected("no app with this name accepts user JWTs")
         try:
             claims = jwt.decode(
                 token,
@@ -143,11 +157,11 @@ class UserAuthenticator:
                 leeway=_JWT_LEEWAY_S,
             )
         except jwt.PyJWTError as exc:
-            raise Unauthenticated(f"invalid user JWT: {exc}") from None
+            raise CredentialRejected(f"invalid user JWT: {exc}") from None
         async with unit_of_work(self._db, readonly=True) as uow:
             user = await uow.users.get(app.id, str(claims["sub"]))
         if user is None:
-            raise Unauthenticated("the JWT's sub names no user of this app")
+            raise CredentialRejected("the JWT's sub names no user of this app")
         principal = _principal(user, app.name)
         # Cached no longer than the token lives.
         ttl = min(self._cache_ttl_s, float(claims["exp"]) - time.time())

@@ -17,7 +17,13 @@ from pushgate.domain.payload import DeliveryOptions, Message
 from pushgate.domain.records import AppUser
 from pushgate.domain.roles import Role, grants
 from pushgate.domain.targets import Target, TargetKind
-from pushgate.errors import InvalidInput, MissingField, NotFound, Unauthenticated
+from pushgate.errors import (
+    CredentialRejected,
+    InvalidInput,
+    MissingField,
+    NotFound,
+    Unauthenticated,
+)
 from pushgate.services import notifications
 from pushgate.services.auth import Authenticator
 from pushgate.store.uow import UnitOfWork, unit_of_work
@@ -51,7 +57,7 @@ async def authorize_sender(auth: Authenticator, app_id: int | None, key: str | N
     try:
         principal = await auth.by_key(key)
     except Unauthenticated:
-        raise Unauthenticated(_WRONG_PAIR, field="key") from None
+        raise CredentialRejected(_WRONG_PAIR, field="key") from None
     if principal.is_admin or principal.app_id != app_id:
         raise Unauthenticated(_WRONG_PAIR, field="key")
     # The caller holds a key of this very app: telling it which role is missing leaks nothing.

@@ -79,6 +79,7 @@ async def runtime(
     )
     yield built
     await built.engine.aclose()
+    await built.limits.aclose()  # its Redis client, when the rate limits live in Redis
 
 
 @pytest.fixture

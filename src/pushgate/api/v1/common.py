@@ -37,6 +37,8 @@ _ERRORS = {
     413: "Body too large",
     415: "Body is not JSON",
     422: "A field failed validation",
+    429: "Over the key's request rate, or too many failed sign-ins from this address; "
+    "retry after Retry-After seconds",
     503: "Storage unavailable; retry after Retry-After",
 }
 
@@ -49,5 +51,5 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 ROUTER_DEFAULTS: dict[str, Any] = {
     "dependencies": [Depends(require_json), Depends(refuse_unstorable_parameters)],
-    "responses": errors(400, 401, 403, 404, 413, 415, 422, 503),
+    "responses": errors(400, 401, 403, 404, 413, 415, 422, 429, 503),
 }

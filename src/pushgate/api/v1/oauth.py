@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from pushgate.errors import Forbidden, InvalidInput, Unauthenticated
 from pushgate.http.deps import RuntimeDep, decode_basic
+from pushgate.http.rate_limits import count_failure
 
 router = APIRouter(tags=["oauth"])
 
@@ -107,7 +108,8 @@ async def issue_token(request: Request, runtime: RuntimeDep) -> JSONResponse:
         if not client_id or not client_secret:
             raise Unauthenticated("client authentication is required")
         issued = await runtime.auth.issue_token(client_id, client_secret, form.get("scope"))
-    except Unauthenticated:
+    except Unauthenticated as exc:
+        count_failure(request, exc)  # answered here, not by the error handler that counts
         return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
     except (Forbidden, InvalidInput) as exc:
         return _oauth_error(400, "invalid_scope", exc.message)

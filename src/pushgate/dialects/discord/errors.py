@@ -15,7 +15,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from pushgate.errors import InvalidInput, MissingField
+from pushgate.errors import InvalidInput, MissingField, RateLimited
 from pushgate.http.dialect import Refusal
 
 INVALID_FORM_BODY = 50035
@@ -74,6 +74,10 @@ def _body(refusal: Refusal) -> tuple[int, dict[str, Any]]:
         return 403, {"code": MISSING_ACCESS, "message": "Missing Access"}
     if status == 413:
         return 413, {"code": TOO_LARGE, "message": "Request entity too large"}
+    if isinstance(error, RateLimited):
+        # Discord's rate-limit answer: retry_after in seconds, global false (this caller's).
+        body = {"message": "You are being rate limited.", "retry_after": error.retry_after_s}
+        return 429, {**body, "global": False, "code": 0}
     return status, {"code": 0, "message": f"{status}: {_phrase(status)}"}
 
 

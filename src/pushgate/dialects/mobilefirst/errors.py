@@ -73,6 +73,7 @@ _KEY_BY_STATUS = {
     406: "unsupported_accept",
     409: "conflict",
     413: "too_large",
+    429: "too_many_requests",
 }
 
 

@@ -66,6 +66,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "es": "No autorizado - El llamante no está autenticado o no está autorizado para "
         "realizar esta solicitud.",
     },
+    "too_many_requests": {
+        "en-US": "Too Many Requests - Retry after the number of seconds in Retry-After.",
+        "de": "Zu viele Anforderungen - Wiederholen Sie nach den Sekunden in Retry-After.",
+        "fr": "Trop de requêtes - Réessayez après le nombre de secondes de Retry-After.",
+        "es": "Demasiadas solicitudes - Reintente tras los segundos indicados en Retry-After.",
+    },
     "device_not_found": {
         "en-US": "A device registration with the specified deviceId is not found.",
         "de": "Eine Geräteregistrierung mit der angegebenen deviceId wurde nicht gefunden.",

@@ -19,6 +19,7 @@ from pushgate.dialects.mobilefirst.requests import client_tokens
 from pushgate.errors import Forbidden, InvalidInput, Unauthenticated
 from pushgate.http.deps import RuntimeDep, decode_basic
 from pushgate.http.dialect import Refusal, dialect_route
+from pushgate.http.rate_limits import count_failure
 
 PATH = "/mfp/api/az/v1/token"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -116,7 +117,8 @@ async def issue_token(request: Request, runtime: RuntimeDep) -> JSONResponse:
         if not client_id or not secret:
             raise Unauthenticated("client authentication is required")
         issued = await client_tokens(runtime).issue(client_id, secret, form.get("scope"))
-    except Unauthenticated:
+    except Unauthenticated as exc:
+        count_failure(request, exc)  # answered here, not by the route class that counts
         return oauth_error(401, "invalid_client", "unknown client or wrong secret")
     except (Forbidden, InvalidInput) as exc:
         return oauth_error(400, "invalid_scope", exc.message)

@@ -21,7 +21,8 @@ _ERRORS = {
     404: "No registration for the user, device, topic, group or capability; or no such path",
     409: "The notification cannot move to this status (not sent yet, or already further)",
     422: "Every target was refused by its native push provider (see pushResults)",
-    429: "The app reached its notification quota",
+    429: "The app reached its notification quota, the caller its request rate, or the "
+    "client address too many failed sign-ins (see Retry-After)",
     500: "A server-side error",
 }
 SERVICE_KEY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Basic": []}]

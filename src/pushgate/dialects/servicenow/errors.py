@@ -50,6 +50,9 @@ def render(_request: Request, refusal: Refusal) -> Response:
         return error_response(
             405, "Method not Supported", refusal.message, {"Allow": ALLOWED_METHODS}
         )
+    if refusal.status == 429:
+        # Over the caller's rate, or too many failed sign-ins; Retry-After says when to retry.
+        return error_response(429, "Too Many Requests", refusal.message)
     if refusal.status == 413:
         # Kept: the body limit answers 413 before any route runs when Content-Length
         # declares the excess (http/limits.py); a streamed excess found here says the same.

@@ -26,6 +26,7 @@ from pushgate.dialects.servicenow.schemas import (
 from pushgate.errors import InvalidInput, MissingField, Unauthenticated, UnsupportedMediaType
 from pushgate.http.deps import Runtime, RuntimeDep, decode_basic
 from pushgate.http.dialect import dialect_route
+from pushgate.http.rate_limits import count_failure
 from pushgate.services import installations
 from pushgate.services.user_auth import UserPrincipal
 
@@ -70,6 +71,10 @@ def _documented(summary: str, body: type[BaseModel], *, versioned: bool) -> dict
                   "headers": {"WWW-Authenticate": {"schema": {"type": "string"},
                                                    "description": BASIC_CHALLENGE}}},
             413: {**error, "description": "A body over the size limit"},
+            429: {**error, "description": "Over the user's request rate, or too many failed "
+                  "sign-ins from this address; retry after Retry-After seconds",
+                  "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                              "description": "Seconds to wait"}}},
             500: {**error, "description": "A server-side error"},
         },
         "openapi_extra": {
@@ -187,9 +192,10 @@ async def _sign_in(request: Request, runtime: Runtime, app_name: str) -> UserPri
     name, password = decode_basic(value.strip())
     try:
         return await runtime.users.by_password(app_name, name, password)
-    except Unauthenticated:
+    except Unauthenticated as exc:
         # Only now, and only to a caller who sent credentials, is an unknown app told apart.
         if not await installations.application_exists(runtime.db, app_name):
+            count_failure(request, exc)  # a password tried (and hashed) all the same
             raise InvalidInput(
                 "no push application with this name", field="pushApplicationName"
             ) from None

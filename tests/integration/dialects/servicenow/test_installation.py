@@ -166,9 +166,9 @@ async def test_the_openapi_document_declares_exactly_what_the_routes_answer(
     error = {"$ref": "#/components/schemas/ServiceNowError"}
     for path in paths:
         operation = document["paths"][path]["post"]
-        assert set(operation["responses"]) == {"200", "400", "401", "413", "500"}, path
+        assert set(operation["responses"]) == {"200", "400", "401", "413", "429", "500"}, path
         assert operation["responses"]["200"].get("content", {}) == {}
-        for status in ("400", "401", "413", "500"):
+        for status in ("400", "401", "413", "429", "500"):
             content = operation["responses"][status]["content"]["application/json"]
             assert content["schema"] == error
         names = [p["name"] for p in operation["parameters"]]
