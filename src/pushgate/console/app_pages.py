@@ -19,10 +19,10 @@ from pushgate.console.web import (
     visible_app,
 )
 from pushgate.domain.roles import Role
-from pushgate.errors import Forbidden, InvalidInput
+from pushgate.errors import Forbidden, InvalidInput, NotFound
 from pushgate.services import apps as app_service
+from pushgate.services import credential_probes, oauth_clients
 from pushgate.services import credentials as credential_service
-from pushgate.services import oauth_clients
 from pushgate.services.credential_checks import check_credential
 from pushgate.store.uow import unit_of_work
 
@@ -61,7 +61,11 @@ async def new_app(request: Request) -> Response:
 
 
 async def _app_page(
-    page: Page, name: str, message: str | None = None, shown: object = None
+    page: Page,
+    name: str,
+    message: str | None = None,
+    shown: object = None,
+    probe: credential_probes.ProbeResult | None = None,
 ) -> Response:
     principal = page.principal
     async with unit_of_work(page.runtime.db, readonly=True) as uow:
@@ -87,6 +91,7 @@ async def _app_page(
             "roles": app_service.role_names(),
             "message": message,
             "shown": shown,
+            "probe": probe,
         },
         session=page.session,
     )
@@ -115,9 +120,11 @@ def _fields(provider: str, text: str, subject: str) -> dict[str, object]:
 
 @router.post("/apps/{app}/credentials")
 async def set_credential(app: str, request: Request) -> Response:
-    """Set, replace, test (validate only) or delete one provider's credential."""
+    """Set, replace, test or delete one provider's credential."""
     page, form = await posted(request)
     provider, action = form.get("provider"), form.get("action")
+    if action == "test":
+        return await _test_credential(page, app, provider, form.raw("fields").strip())
     try:
         async with unit_of_work(page.runtime.db) as uow:
             found = await visible_app(uow, page.principal, app, Role.APP_ADMIN)
@@ -125,24 +132,51 @@ async def set_credential(app: str, request: Request) -> Response:
                 await credential_service.delete_credential(uow, found.id, provider)
                 return redirect(f"/apps/{app}")
             fields = _fields(provider, form.raw("fields").strip(), form.get("subject"))
-            if action == "test":
-                checked = check_credential(provider, fields)
-                message = f"{provider}: valid (settings {json.dumps(checked.settings)}); not saved"
-            else:
-                endpoint = form.get("endpoint") or None
-                await credential_service.set_credential(
-                    uow,
-                    page.runtime.vault,
-                    found.id,
-                    provider,
-                    fields,
-                    endpoint,
-                    page.runtime.clock(),
-                )
-                message = f"{provider}: saved"
+            endpoint = form.get("endpoint") or None
+            await credential_service.set_credential(
+                uow, page.runtime.vault, found.id, provider, fields, endpoint, page.runtime.clock()
+            )
+            message = f"{provider}: saved"
     except InvalidInput as exc:
-        message = f"{provider}: {exc.message}" + (f" ({exc.field})" if exc.field else "")
+        message = _refusal(provider, exc)
     return await _app_page(page, app, message)
+
+
+def _refusal(provider: str, exc: InvalidInput) -> str:
+    return f"{provider}: {exc.message}" + (f" ({exc.field})" if exc.field else "")
+
+
+async def _test_credential(page: Page, app: str, provider: str, text: str) -> Response:
+    """Validate the submitted fields offline (when any), then probe the stored credential
+    against the provider (when one is stored); both results are shown, nothing is saved."""
+    if provider not in PROVIDERS:
+        return await _app_page(page, app, f"{provider}: choose apns, fcm, webpush, wns or sms")
+    notes: list[str] = []
+    credential = None
+    async with unit_of_work(page.runtime.db, readonly=True) as uow:
+        found = await visible_app(uow, page.principal, app, Role.APP_ADMIN)
+        if text:
+            notes.append(_offline_check(provider, text))
+        try:
+            credential = await credential_probes.load_credential(
+                uow, page.runtime.vault, found.id, provider
+            )
+        except NotFound:
+            notes.append("no stored credential to test against the provider")
+    # The transaction is over before the provider is asked (up to the probe's timeout).
+    probe = None
+    if credential is not None:
+        probe = await credential_probes.probe_credential(credential, page.runtime.engine.registry)
+        notes.append("stored credential tested (below)")
+    return await _app_page(page, app, f"{provider}: " + "; ".join(notes), probe=probe)
+
+
+def _offline_check(provider: str, text: str) -> str:
+    try:
+        checked = check_credential(provider, _fields(provider, text, ""))
+    except InvalidInput as exc:
+        return "form invalid: " + exc.message + (f" ({exc.field})" if exc.field else "")
+    return f"valid (settings {json.dumps(checked.settings)}); form not saved"
 
 
 @router.post("/apps/{app}/keys")

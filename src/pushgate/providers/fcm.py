@@ -94,6 +94,14 @@ def _adapter_error(app_id: int, failure: BaseException) -> SendResult:
     return _ADAPTER_ERROR
 
 
+def send_url(credential: ProviderCredential, options: ProviderOptions) -> str:
+    """The credential's `messages:send` URL (its endpoint, the deployment's, or Google's)."""
+    account = credential.secret.get("service_account") or {}
+    project_id = str(credential.settings.get("project_id") or account.get("project_id"))
+    base = credential.endpoint or options.endpoints.get(ENDPOINT_KEY) or DEFAULT_BASE_URL
+    return f"{base.rstrip('/')}/v1/projects/{quote(project_id, safe='')}/messages:send"
+
+
 class FcmProvider:
     """One app's FCM service account: sends batches to its project."""
 
@@ -108,9 +116,7 @@ class FcmProvider:
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         account = credential.secret.get("service_account") or {}
-        project_id = str(credential.settings.get("project_id") or account.get("project_id"))
-        base = credential.endpoint or options.endpoints.get(ENDPOINT_KEY) or DEFAULT_BASE_URL
-        self._url = f"{base.rstrip('/')}/v1/projects/{quote(project_id, safe='')}/messages:send"
+        self._url = send_url(credential, options)
         self._tokens = AccessTokens(
             account,
             ca_file=options.ca_file,

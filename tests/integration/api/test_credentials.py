@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from pushgate.http.deps import Runtime
 from pushgate.store.tables import credentials
-from tests.integration.api.helpers import ADMIN, make_app
+from tests.integration.api.helpers import ADMIN, key_header, make_app, make_key
 
 pytestmark = pytest.mark.anyio
 
@@ -158,3 +158,34 @@ async def test_fcm_webpush_wns_and_sms_credentials(client: httpx.AsyncClient) ->
     unknown = await client.put("/v1/apps/news/credentials/pager", json={}, headers=ADMIN)
     assert unknown.status_code == 422
     assert unknown.json()["error"]["field"] == "provider"
+
+
+async def test_credential_test_route_needs_app_admin_and_a_stored_credential(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_app(client, "news")
+    url = "/v1/apps/news/credentials/webpush/test"
+    sender = key_header(await make_key(client, "news", "push_single", alias="sender"))
+    admin = key_header(await make_key(client, "news", "app_admin", alias="admin"))
+    assert (await client.post(url)).status_code == 401
+    assert (await client.post(url, headers=sender)).status_code == 403
+    missing = await client.post(url, headers=admin)
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["error"]["field"] == "provider"
+    put = await client.put(
+        "/v1/apps/news/credentials/webpush",
+        json={"subject": "mailto:ops@example.com", "generate": True},
+        headers=ADMIN,
+    )
+    assert put.status_code == 200, put.text
+    tested = await client.post(url, headers=admin)
+    assert tested.status_code == 200, tested.text
+    body = tested.json()
+    assert (body["provider"], body["ok"], body["checked"]) == ("webpush", True, "offline")
+    assert body["public_key"] == put.json()["settings"]["public_key"]
+    assert "private_key" not in tested.text
+    schema = (await client.get("/openapi.json")).json()
+    route = schema["paths"]["/v1/apps/{app}/credentials/{provider}/test"]["post"]
+    assert route["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CredentialTestOut"
+    )

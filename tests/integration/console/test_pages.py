@@ -138,3 +138,31 @@ async def test_the_simulator_is_there_only_with_the_fake_providers(
     await sign_in(client, ADMIN["X-API-Key"])
     assert "Device simulator" not in (await client.get("/console/")).text
     assert (await client.get("/console/simulator")).status_code == 404
+
+
+async def test_test_button_checks_the_form_offline_and_probes_the_stored_credential(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_app(client, "news")
+    await sign_in(client, ADMIN["X-API-Key"])
+    csrf = await csrf_of(client, "/console/apps/news")
+    form = {"csrf": csrf, "provider": "webpush", "action": "test"}
+    nothing = await client.post("/console/apps/news/credentials", data={**form, "fields": ""})
+    assert "no stored credential to test against the provider" in nothing.text
+    assert 'id="probe"' not in nothing.text
+    saved = await client.post(
+        "/console/apps/news/credentials",
+        data={**form, "action": "save", "subject": "mailto:ops@example.com"},
+    )
+    assert "webpush: saved" in saved.text
+    tested = await client.post(
+        "/console/apps/news/credentials", data={**form, "fields": '{"subject": "ftp://x"}'}
+    )
+    assert re.search(r"webpush: form invalid: .*\(subject\)", tested.text)
+    probe = re.search(r'<p class="notice" role="status" id="probe" data-ok="(\w+)">', tested.text)
+    assert probe is not None
+    assert probe.group(1) == "true"
+    assert "checked offline only" in tested.text
+    public_key = re.search(r'"public_key": "([^"]+)"', saved.text)
+    assert public_key is not None
+    assert public_key.group(1) in tested.text

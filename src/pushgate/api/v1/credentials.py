@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from pushgate.api.v1.common import ROUTER_DEFAULTS, StrictModel
 from pushgate.domain.records import CredentialInfo
 from pushgate.domain.roles import Role
-from pushgate.http.deps import AppScope, RuntimeDep, app_scope
+from pushgate.http.deps import AppScope, PrincipalDep, RuntimeDep, app_scope
+from pushgate.services import credential_probes
 from pushgate.services import credentials as credential_service
+from pushgate.services.auth import resolve_app_id
+from pushgate.store.uow import unit_of_work
 
 router = APIRouter(tags=["credentials"], **ROUTER_DEFAULTS)
 
@@ -91,6 +94,23 @@ class CredentialList(BaseModel):
     next_cursor: str | None = None
 
 
+class CredentialTestOut(BaseModel):
+    provider: Provider
+    ok: bool = Field(description="Whether the provider (or, offline, pushgate) accepted it")
+    checked: Literal["provider", "offline"] = Field(
+        description="provider: the provider was asked; offline: validated by pushgate only "
+        "(webpush: VAPID keys are self-signed; sms: no gateway request is known to send nothing)"
+    )
+    detail: str = Field(
+        description="The provider's reason or status (e.g. BadDeviceToken, "
+        "InvalidProviderToken, invalid_grant, a timeout); never a secret"
+    )
+    latency_ms: int
+    public_key: str | None = Field(
+        default=None, description="webpush: the VAPID public key (applicationServerKey)"
+    )
+
+
 WriteScope = Annotated[AppScope, Depends(app_scope(Role.APP_ADMIN), scope="function")]
 ReadScope = Annotated[AppScope, Depends(app_scope(Role.APP_ADMIN, readonly=True), scope="function")]
 
@@ -124,3 +144,36 @@ async def get_credential(provider: Provider, scope: ReadScope) -> CredentialOut:
 async def delete_credential(provider: Provider, scope: WriteScope) -> Response:
     await credential_service.delete_credential(scope.uow, scope.app_id, provider.value)
     return Response(status_code=204)
+
+
+@router.post("/apps/{app}/credentials/{provider}/test", response_model=CredentialTestOut)
+async def probe_stored_credential(
+    app: str,
+    provider: Provider,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    sandbox: Annotated[
+        bool, Query(description="apns: ask the sandbox host instead of production")
+    ] = False,
+) -> CredentialTestOut:
+    """Test the stored credential against its provider, delivering nothing (apns: one push
+    to a token no device has; fcm: an OAuth token and a validate_only send; wns: an OAuth
+    token). A refused credential or an unreachable provider is ok=false, not an HTTP error;
+    the answer comes within about 10 s."""
+    # The transaction ends before the provider is asked: no connection is held meanwhile.
+    async with unit_of_work(runtime.db, readonly=True) as uow:
+        app_id = await resolve_app_id(uow, principal, app, Role.APP_ADMIN)
+        credential = await credential_probes.load_credential(
+            uow, runtime.vault, app_id, provider.value
+        )
+    result = await credential_probes.probe_credential(
+        credential, runtime.engine.registry, sandbox=sandbox
+    )
+    return CredentialTestOut(
+        provider=provider,
+        ok=result.ok,
+        checked="provider" if result.checked == credential_probes.PROVIDER else "offline",
+        detail=result.detail,
+        latency_ms=result.latency_ms,
+        public_key=result.public_key,
+    )
