@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import hypothesis
+import pytest
 import schemathesis
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -220,6 +221,9 @@ def test_a_webhook_receiver_gets_signed_events_with_a_retry(tmp_path: Path) -> N
         assert verify(created["secret"], timestamp, raw, headers["x-pushgate-signature"])
 
 
+# Generated requests against a live server: a minute on a quiet machine, more while the
+# suite's other worker loads the second core; pytest-timeout's default 120 s guards less.
+@pytest.mark.timeout(300)
 def test_every_mobilefirst_operation_answers_as_documented(tmp_path: Path) -> None:
     """schemathesis on the dialect's operations with the admin key as bearer: no 5xx, every
     answer as documented (the native fuzz run sends no bearer, so it reaches only 401s)."""

@@ -4,6 +4,7 @@ loopback port or on /metrics with the admin key, it reports the sum of both work
 from __future__ import annotations
 
 import secrets
+import time
 import urllib.request
 from pathlib import Path
 
@@ -46,12 +47,24 @@ def test_every_scrape_sums_all_workers(tmp_path: Path) -> None:
     args = ("--workers", "2", "--metrics-port", str(metrics_port))
     with live_server(data_dir, env, *args) as server:
         assert server.request("POST", "/v1/apps", {"name": "news"}, ADMIN)[0] == 201
-        registrations = 40
-        for i in range(registrations):
+
+        def workers_written() -> set[str]:
+            return {path.name.rsplit("_", 1)[-1] for path in (data_dir / "metrics").glob("*.db")}
+
+        # The server is ready as soon as one worker is: register until both have answered
+        # (the kernel spreads connections over them), so that the sums below mean something.
+        registrations = 0
+        deadline = time.monotonic() + 60
+        while registrations < 40 or len(workers_written()) < 2:
+            assert time.monotonic() < deadline, f"one worker answered all: {workers_written()}"
             status, _ = server.request(
-                "POST", "/v1/apps/news/registrations", {"platform": "ios", "token": f"t{i}"}, ADMIN
+                "POST",
+                "/v1/apps/news/registrations",
+                {"platform": "ios", "token": f"t{registrations}"},
+                ADMIN,
             )
             assert status == 201
+            registrations += 1
         # The kernel spreads connections over both workers (SO_REUSEPORT): every answer
         # must be the sum, whichever worker gives it.
         counted = {
@@ -63,5 +76,4 @@ def test_every_scrape_sums_all_workers(tmp_path: Path) -> None:
         assert _registrations_counted(with_key) == registrations
         assert "pushgate_queue_jobs" in with_key
         assert server.request("GET", "/metrics")[0] == 401
-        written = {path.name.rsplit("_", 1)[-1] for path in (data_dir / "metrics").glob("*.db")}
-        assert len(written) >= 2, written  # one set of files per worker process
+        assert len(workers_written()) >= 2  # one set of files per worker process
