@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pushgate.app import Runtime, build_runtime
+from pushgate.app import build_runtime
+from pushgate.http.deps import Runtime
 from pushgate.store.engine import Database
 from tests.conftest import make_settings, shared_app
 from tests.integration.api.helpers import make_app, make_key
