@@ -9,10 +9,13 @@ import os
 import secrets
 import signal
 import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import redis.asyncio as redis_async
@@ -228,6 +231,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         worker_task = asyncio.create_task(worker.run()) if worker else None
         hooks = build_webhook_sender(settings, built.db, built.vault) if settings.worker else None
         hooks_task = asyncio.create_task(hooks.run()) if hooks else None
+        # A stop signal starts one grace for everything (reliability.md F3): the worker stops
+        # claiming at once while the server drains its requests (cli.py bounds that too).
+        asked = asyncio.Event()
+        stopped = asyncio.create_task(_stop_when_asked(asked, worker, settings.shutdown_grace_s))
+        loop = asyncio.get_running_loop()
+        undo_signals = _on_stop_signal(lambda: loop.call_soon_threadsafe(asked.set))
         # Everything built so far lives as long as the process: move it out of the cyclic
         # collector's reach, so a full collection walks request garbage only (measured:
         # p99 of registration upserts on PostgreSQL, see bench/registrations.py).
@@ -238,8 +247,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if worker is not None and worker_task is not None:
-                await worker.stop()
+            undo_signals()
+            asked.set()
+            deadline = await stopped
+            if worker_task is not None:
                 await worker_task
             if hooks is not None and hooks_task is not None:
                 await hooks.stop()
@@ -247,7 +258,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                 await hooks.aclose()
             if listener is not None:
                 await listener.stop()
-            await built.engine.aclose()
+            # Inline deliveries still running get what is left of the same grace.
+            await built.engine.aclose(max(0.0, deadline - time.monotonic()))
             await built.limits.aclose()
             await built.db.dispose()
             forget_process(os.getpid())
@@ -279,6 +291,45 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router)
     _document_security(app)
     return app
+
+
+async def _stop_when_asked(asked: asyncio.Event, worker: Worker | None, grace_s: float) -> float:
+    """Once asked, stop the worker within `grace_s` (running jobs finish, the rest is given
+    back: leases released); returns the deadline (monotonic) the whole shutdown shares."""
+    await asked.wait()
+    deadline = time.monotonic() + grace_s
+    if worker is not None:
+        await worker.stop(grace_s)
+    return deadline
+
+
+def _on_stop_signal(callback: Callable[[], object]) -> Callable[[], None]:
+    """Call `callback` on SIGTERM or SIGINT before the server's own handler; returns the undo.
+
+    uvicorn's handler only starts draining requests, and runs the lifespan's shutdown once
+    they are done: without this, deliveries would get their grace only after the drain.
+    Python handlers can be chained in the main thread only; elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    chained: dict[int, Callable[[int, FrameType | None], Any]] = {
+        sig: handler
+        for sig in (signal.SIGTERM, signal.SIGINT)
+        if callable(handler := signal.getsignal(sig))
+    }
+
+    def on_signal(sig: int, frame: FrameType | None) -> None:
+        callback()
+        chained[sig](sig, frame)
+
+    for sig in chained:
+        signal.signal(sig, on_signal)
+
+    def undo() -> None:
+        for sig, handler in chained.items():
+            signal.signal(sig, handler)
+
+    return undo
 
 
 def _metrics_listener(settings: Settings, engine: DeliveryEngine) -> MetricsListener | None:
@@ -342,9 +393,10 @@ async def run_worker(
     *,
     registry: ProviderRegistry | None = None,
     delivery: DeliveryConfig | None = None,
-    grace_s: float = 10.0,
+    grace_s: float | None = None,
 ) -> None:
-    """`pushgate worker`: deliver until SIGTERM or SIGINT, then stop within `grace_s`.
+    """`pushgate worker`: deliver until SIGTERM or SIGINT, then stop within `grace_s`
+    (settings.shutdown_grace_s unless given).
 
     Running jobs may finish during the grace; what is still running then is given back
     (its lease released) so another worker takes it over at once.
@@ -369,7 +421,7 @@ async def run_worker(
     finally:
         if listener is not None:
             await listener.stop()
-        await worker.stop(grace_s)
+        await worker.stop(settings.shutdown_grace_s if grace_s is None else grace_s)
         await task
         await hooks.stop()
         await hooks_task

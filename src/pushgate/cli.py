@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
     from pushgate.fakes.deployment import FakeDeployment
 
 app = typer.Typer(help="pushgate: self-hosted push notifications.", no_args_is_help=True)
+_WORKER_HEALTHCHECK_S = 60
 _err = Console(stderr=True, soft_wrap=True)  # no hard wraps: logs and scripts read lines
 _out = Console(soft_wrap=True)
 # The operator commands: HTTP clients of a running server (cli_http.py).
@@ -61,7 +66,8 @@ async def _migrate(settings: Settings) -> str | None:
 
 async def _prepare(settings: Settings) -> str | None:
     """Migrate, then make sure an admin key exists; returns it when generated just now."""
-    from pushgate.app import utc_now
+    # Not pushgate.app (~3 s of CPU to import): `serve --workers N` never loads the app in
+    # this process, each worker process does.
     from pushgate.services.auth import ensure_admin_key
     from pushgate.store.engine import Database
 
@@ -69,7 +75,7 @@ async def _prepare(settings: Settings) -> str | None:
     db = Database(settings.resolved_database_url())
     try:
         admin = settings.admin_key.get_secret_value() if settings.admin_key else None
-        _, generated = await ensure_admin_key(db, admin, utc_now())
+        _, generated = await ensure_admin_key(db, admin, datetime.now(UTC))
         return generated
     finally:
         await db.dispose()
@@ -115,6 +121,7 @@ def serve(
     import uvicorn
 
     from pushgate import cli_tls
+    from pushgate.http.protocol import BoundedHttpToolsProtocol
     from pushgate.telemetry import configure_logging
 
     overrides = {
@@ -153,6 +160,10 @@ def serve(
         if path is not None:
             os.environ["PUSHGATE_" + name] = str(path)
     _err.print(f"pushgate listening on {tls.scheme}://{settings.host}:{settings.port}")
+    # uvicorn re-raises the SIGTERM it handled once it has shut down gracefully; under the
+    # default handler that killed the process by the signal (status 143, which supervisors
+    # count as a crash) after a clean stop. This handler makes that a normal exit 0.
+    signal.signal(signal.SIGTERM, _exit_stopped)
     uvicorn.run(
         "pushgate.app:app_factory",
         factory=True,
@@ -166,8 +177,22 @@ def serve(
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        # httptools with a bound on the request head (431 past 32 KiB; uvicorn's own has none).
+        http=BoundedHttpToolsProtocol,
+        # Requests in flight at SIGTERM may finish within the grace (app.py gives delivery
+        # the same one, from the same signal); then their connections are cut.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        # --workers N: uvicorn pings each worker process every 0.5 s and kills (and restarts)
+        # one silent for this long. A new one answers only once its interpreter has started
+        # and imported this module (spawn); on a busy 2-core machine that took over uvicorn's
+        # default 5 s, and workers were killed and respawned in a loop, never serving.
+        timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
         **tls.kwargs,
     )
+
+
+def _exit_stopped(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _multiprocess_metrics(data_dir: Path) -> None:

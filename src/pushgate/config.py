@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     inline_deadline_s: float = Field(
         default=5.0, ge=0, le=60, description="How long a send request waits for inline results"
     )
+    shutdown_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="SIGTERM: requests and deliveries in flight may finish for this long; "
+        "unfinished deliveries are then given back (lease released) and the process exits",
+    )
     provider_ca_file: Path | None = Field(
         default=None, description="Extra CA certificates trusted for provider connections"
     )

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     STORAGE_UNAVAILABLE = "storage_unavailable"
+    STORAGE_FULL = "storage_full"
     INTERNAL = "internal"
 
 
@@ -86,7 +87,20 @@ class UnsupportedMediaType(PushgateError):
 
 
 class StorageUnavailable(PushgateError):
+    """The database (or the queue) cannot take the request now; the same request may succeed
+    later. Whoever catches it retries later: callers get Retry-After, workers back off."""
+
     code = ErrorCode.STORAGE_UNAVAILABLE
+    retry_after_s: ClassVar[int] = 5
+
+
+class StorageFull(StorageUnavailable):
+    """The database has no room for a write (disk full, or SQLite's page cap reached): the
+    write's transaction was rolled back whole. Reads go on; writes succeed again, without a
+    restart, once space is freed, which takes an operator: so a longer Retry-After."""
+
+    code = ErrorCode.STORAGE_FULL
+    retry_after_s = 30
 
 
 class RateLimited(PushgateError):

@@ -88,6 +88,17 @@ PROVIDER_SEND_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
+# reliability.md F6: requests that may have reached the provider but got no answer (the
+# connection broke after sending, or the deadline passed). They are retried, so a device may
+# get them twice; requests provably never processed (refused streams, above a GOAWAY's last
+# stream id) are resent without counting here.
+PROVIDER_AMBIGUOUS = Counter(
+    "pushgate_provider_ambiguous_total",
+    "Requests sent without an answer (maybe delivered, retried), by provider and failure: "
+    "connection_lost or timeout",
+    ["provider", "failure"],
+)
+
 PROVIDER_ADAPTERS = Gauge(
     "pushgate_provider_adapters",
     "Open provider adapters, by provider: one per app and provider, each owning its "
@@ -166,6 +177,11 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
     root.handlers = [handler]
     root.setLevel(level.upper())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up noise
+    # aiosqlite's DEBUG lines are the repr of every statement it runs, parameters included:
+    # device tokens, Web Push keys and notification text in the log at PUSHGATE_LOG_LEVEL=DEBUG
+    # (reliability.md S5, tests/integration/api/test_canaries.py). SQLAlchemy keeps its own
+    # statement log off unless asked; this keeps the driver's quiet too.
+    logging.getLogger("aiosqlite").setLevel(max(root.level, logging.INFO))
     ACCESS.configure(enabled=root.isEnabledFor(logging.INFO), json_lines=json_lines)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

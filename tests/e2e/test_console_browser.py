@@ -2,8 +2,9 @@
 `pushgate serve --fake-providers`: sign in, set credentials, register a simulated device,
 send from the composer, watch the funnel reach SENT, open the notification, see CONSUMED.
 
-Chromium comes from Debian (scripts/ensure-chromium installs it); Playwright's own browser
-downloads are not used. Screenshots go to $PUSHGATE_TEST_ARTIFACTS (or the test's tmp_path).
+Chromium comes from Debian (`make test` installs it: scripts/ensure-package); Playwright's
+own browser downloads are not used. Screenshots go to $PUSHGATE_TEST_ARTIFACTS (or the
+test's tmp_path).
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def artifacts(tmp_path: Path) -> Path:
 @pytest.fixture
 def browser_page() -> Iterator[Page]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (as root)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run (as root) scripts/ensure-package {CHROMIUM} chromium"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=ARGS

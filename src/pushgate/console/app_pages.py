@@ -109,7 +109,7 @@ def _fields(provider: str, text: str, subject: str) -> dict[str, object]:
         return {"subject": subject, "generate": True}  # a fresh VAPID key pair
     try:
         fields = json.loads(text or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # deeper than the parser goes: was a 500 (B4)
         raise InvalidInput(
             "must be a JSON object of the provider's fields", field="fields"
         ) from None
@@ -123,6 +123,8 @@ async def set_credential(app: str, request: Request) -> Response:
     """Set, replace, test or delete one provider's credential."""
     page, form = await posted(request)
     provider, action = form.get("provider"), form.get("action")
+    if provider not in PROVIDERS:  # named in every message below: never echo what it is not
+        provider = "provider"
     if action == "test":
         return await _test_credential(page, app, provider, form.raw("fields").strip())
     try:

@@ -7,6 +7,7 @@ loops (worker.py) drive it from the queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pushgate.delivery.retry import RetryPolicy
 from pushgate.delivery.sender import Sender
 from pushgate.domain.jobs import Job, JobKind
 from pushgate.domain.records import JsonObject
+from pushgate.errors import StorageUnavailable
 from pushgate.providers.kinds import ProviderRegistry
 from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
@@ -71,6 +73,7 @@ class DeliveryEngine:
         self.config = config
         self.clock = clock
         self._background: set[asyncio.Task[Any]] = set()
+        self._in_hand: dict[object, Job] = {}  # per run_job call: the job it holds now
         cache = PreparedCache()
         self.adapters = AdapterPool(registry, db, open_secret, fallback=fallback_credentials)
         self.limiter = limiter or LocalLimiter()
@@ -96,15 +99,40 @@ class DeliveryEngine:
         )
 
     async def run_job(self, job: Job, *, page_size: int | None = None) -> list[BatchDone]:
-        """Do one claimed job: plan a page and send it, or send a batch."""
-        if job.kind is JobKind.BATCH:
-            done = await self.batches.run(job)
+        """Do one claimed job: plan a page and send it, or send a batch.
+
+        Cancelled (a shutdown past its grace), it gives back the job in hand, which is the
+        planned batch once a fan-out page is planned: its lease is released, so a restarted
+        or other process takes it over at once, not after lease_s (reliability.md F3).
+        """
+        in_hand = job
+        slot = object()
+        self._in_hand[slot] = job
+        try:
+            if job.kind is JobKind.BATCH:
+                done = await self.batches.run(job)
+                return [done] if done else []
+            planned = await self.planner.plan(job, page_size=page_size)
+            if planned is None or planned.batch is None:
+                return []
+            in_hand = planned.batch
+            # The batch the planner leased to itself is what is held now: its lease is the one
+            # to renew while it is sent (else a lease shorter than an attempt lets another
+            # worker take it over mid-send and send it twice at once, reliability.md F10).
+            self._in_hand[slot] = in_hand
+            done = await self.batches.run(in_hand, prepared=planned.prepared, rows=planned.rows)
             return [done] if done else []
-        planned = await self.planner.plan(job, page_size=page_size)
-        if planned is None or planned.batch is None:
-            return []
-        done = await self.batches.run(planned.batch, prepared=planned.prepared, rows=planned.rows)
-        return [done] if done else []
+        except asyncio.CancelledError:
+            with contextlib.suppress(StorageUnavailable):  # else its lease runs out on its own
+                await self.queue.postpone(in_hand, self.clock(), count_attempt=False)
+            raise
+        finally:
+            self._in_hand.pop(slot, None)
+
+    def jobs_in_hand(self) -> list[Job]:
+        """The jobs this process is working on now (worker and inline sends): their leases are
+        renewed while they are (Worker)."""
+        return list(self._in_hand.values())
 
     def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run work that must outlive its request (inline delivery past the deadline)."""
@@ -123,7 +151,8 @@ class DeliveryEngine:
         return [*lanes, LaneBacklog("retry", retries, oldest)]
 
     async def aclose(self, grace_s: float = 5.0) -> None:
-        """Let background work finish for `grace_s` (its jobs' leases cover the rest)."""
+        """Let background work finish for `grace_s`; what is cancelled then gives its job back
+        (run_job)."""
         if self._background:
             _, pending = await asyncio.wait(list(self._background), timeout=grace_s)
             for task in pending:

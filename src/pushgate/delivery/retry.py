@@ -36,6 +36,16 @@ def backoff_s(policy: RetryPolicy, attempts: int, rng: random.Random) -> float:
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
+def unreachable_backoff_s(policy: RetryPolicy, unreachable_s: float, rng: random.Random) -> float:
+    """The wait before resending to a provider that nothing has reached for `unreachable_s`:
+    between that time and twice it (equal jitter), at most cap_s. Resends are not attempts
+    (the provider never saw them), so this, not the attempt count, spaces them out."""
+    if unreachable_s <= 0:
+        return 0.0
+    ceiling = min(policy.cap_s, 2 * unreachable_s)
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
 def decide_retry(
     policy: RetryPolicy,
     *,
@@ -48,10 +58,20 @@ def decide_retry(
     code: ResultCode,
     reason: str | None,
     rng: random.Random,
+    unreachable_s: float = 0.0,
 ) -> RetryDecision:
-    """The fate of a delivery whose attempt ended in a retryable answer."""
+    """The fate of a delivery whose attempt ended in a retryable answer.
+
+    `unreachable_s`: how long the provider has answered nothing but "unsent" (connections
+    refused or reset): an unsent request is resent soon only while that is short, else a
+    provider that is down would be retried every poll until the expiry (reliability.md F13).
+    """
     if unsent:
-        delay = max(policy.unsent_delay_s, retry_after_s or 0.0)
+        delay = max(
+            policy.unsent_delay_s,
+            retry_after_s or 0.0,
+            unreachable_backoff_s(policy, unreachable_s, rng),
+        )
     else:
         if once:
             return RetryDecision(None, code, f"{reason or 'failed'}; TTL 0 allows one attempt")

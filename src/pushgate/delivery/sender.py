@@ -11,7 +11,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import structlog
@@ -22,7 +22,7 @@ from pushgate.delivery.prepared import Prepared
 from pushgate.delivery.retry import RetryPolicy, decide_retry
 from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import DeliveryStatus, Outcome, ResultCode
-from pushgate.providers.base import Batch, Delivery, Push, SendResult
+from pushgate.providers.base import Batch, Delivery, Provider, Push, SendResult
 from pushgate.providers.kinds import ProviderRegistry
 from pushgate.store.repos.audience import AudienceRow
 from pushgate.store.repos.deliveries import DeliveryRow
@@ -72,6 +72,48 @@ def _error(code: ResultCode, reason: str) -> SendResult:
     return SendResult(Outcome.REJECTED, code, reason)
 
 
+ADAPTER_ERROR = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")
+
+
+async def _answers(
+    adapter: Provider, batch: Batch, provider: str, notification_id: str
+) -> list[SendResult]:
+    """The adapter's answers, one per delivery, whatever the adapter does.
+
+    An adapter that raises (a bug: style.md 4 has it answer RETRY) has each delivery of the
+    batch tried again alone, so that one poison delivery fails alone (its own attempts count
+    and it gives up) while its batch-mates are answered (reliability.md F11). A delivery the
+    failed call had already sent may go out twice (at-least-once).
+    """
+    try:
+        answers = await adapter.send(batch)
+    except Exception:
+        _log.exception(
+            "provider adapter failed; its deliveries are tried one by one",
+            provider=provider,
+            app=batch.app_id,
+            notification=notification_id,
+            deliveries=len(batch.deliveries),
+        )
+        if len(batch.deliveries) == 1:
+            return [ADAPTER_ERROR]
+        alone = (replace(batch, deliveries=[d]) for d in batch.deliveries)
+        return list(await asyncio.gather(*(_alone(adapter, one) for one in alone)))
+    if len(answers) != len(batch.deliveries):
+        _log.error("adapter answered the wrong number of results", provider=provider)
+        return [ADAPTER_ERROR] * len(batch.deliveries)
+    return answers
+
+
+async def _alone(adapter: Provider, batch: Batch) -> SendResult:
+    """One delivery's answer when its batch made the adapter raise (logged once, above)."""
+    try:
+        answers = await adapter.send(batch)
+    except Exception:
+        return ADAPTER_ERROR
+    return answers[0] if len(answers) == 1 else ADAPTER_ERROR
+
+
 class Sender:
     def __init__(
         self,
@@ -89,9 +131,12 @@ class Sender:
         self._policy = policy
         self._send_timeout_s = send_timeout_s
         self._clock = clock
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
         self._limiter = limiter or LocalLimiter()
         self._oversized: dict[tuple[int, str], bool] = {}
+        # (app, provider) -> since when every answer of its adapter was "unsent" (nothing
+        # reached the provider: refused, reset, unreachable): spaces out the resends.
+        self._unreachable_since: dict[tuple[int, str], datetime] = {}
 
     async def send(
         self,
@@ -106,12 +151,20 @@ class Sender:
         pushes = [prepared.push_for(row, history) for row in rows]
         results: list[SendResult | None] = [None] * len(rows)
         if started > n.expires_at:
-            expired = _error(ResultCode.PROVIDER_FAILED, "expired before it could be sent")
+            # Nothing is sent late (F13); unsent: a claim after the expiry is no attempt.
+            expired = SendResult(
+                Outcome.REJECTED,
+                ResultCode.PROVIDER_FAILED,
+                "expired before it could be sent",
+                unsent=True,
+            )
             results = [expired] * len(rows)
         else:
+            self._give_up_lost(prepared, attempts, results)
             groups: dict[str, list[int]] = {}
             for index, row in enumerate(rows):
-                groups.setdefault(row.platform.provider, []).append(index)
+                if results[index] is None:
+                    groups.setdefault(row.platform.provider, []).append(index)
             await asyncio.gather(
                 *(
                     self._send_group(prepared, provider, indexes, rows, pushes, results)
@@ -119,6 +172,30 @@ class Sender:
                 )
             )
         return self._report(prepared, rows, attempts, results, started)
+
+    def _give_up_lost(
+        self, prepared: Prepared, attempts: Sequence[int], results: list[SendResult | None]
+    ) -> None:
+        """ERROR, unsent, for deliveries claimed beyond the last attempt allowed.
+
+        Attempts are counted when claimed, answers when recorded: a delivery claimed for
+        attempt max + 1 had its max attempts and no answer to any of them was recorded, so
+        each was lost with its worker (killed, or hung until its lease ran out). It is not
+        sent again: a token that kills its worker would kill every next one (F11).
+        """
+        limit = self._policy.max_attempts
+        lost = [i for i, attempt in enumerate(attempts) if attempt > limit]
+        if not lost:
+            return
+        reason = f"no answer recorded after {limit} attempts (each was lost with its worker)"
+        given_up = SendResult(Outcome.REJECTED, ResultCode.PROVIDER_FAILED, reason, unsent=True)
+        for i in lost:
+            results[i] = given_up
+        _log.warning(
+            "deliveries given up: every attempt was lost",
+            notification=prepared.notification.id,
+            deliveries=len(lost),
+        )
 
     async def _send_group(
         self,
@@ -147,18 +224,13 @@ class Sender:
         loop = asyncio.get_running_loop()
         batch = Batch(n.app_id, deliveries, loop.time() + self._send_timeout_s)
         started = time.perf_counter()
-        try:
-            answers = await adapter.send(batch)
-        except Exception:
-            _log.exception("provider adapter failed", app=n.app_id, notification=n.id)
-            failed = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")
-            answers = [failed] * len(deliveries)
-        if len(answers) != len(deliveries):
-            _log.error("adapter answered the wrong number of results", provider=provider)
-            answers = [SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "adapter error")] * len(
-                deliveries
-            )
+        answers = await _answers(adapter, batch, provider, n.id)
         PROVIDER_SEND_DURATION.labels(provider).observe(time.perf_counter() - started)
+        key = (n.app_id, provider)
+        if all(answer.unsent for answer in answers):
+            self._unreachable_since.setdefault(key, self._clock())
+        else:  # something reached the provider: it is up, resend unsent answers soon again
+            self._unreachable_since.pop(key, None)
         for outcome, count in Counter(answer.outcome for answer in answers).items():
             DELIVERIES.labels(provider, outcome.value).inc(count)
         for i, answer in zip(sendable, answers, strict=True):
@@ -237,17 +309,18 @@ class Sender:
                         result.provider_ref, None, now))  # fmt: skip
                 continue
             result = result or SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "not sent")
-            status, code, reason, at = self._fate(prepared, result, attempt, now)
+            provider = row.platform.provider
+            status, code, reason, at = self._fate(prepared, provider, result, attempt, now)
             counted = attempt - 1 if result.unsent else attempt
             if result.outcome is Outcome.DEAD_TOKEN:
                 cutoff = result.provider_timestamp or started
-                dead.setdefault(row.platform.provider, []).append(
+                dead.setdefault(provider, []).append(
                     Deactivation(rid, reason or "token rejected by the provider", cutoff)
                 )
             if status is DeliveryStatus.ERROR:
                 report.errors += 1
             elif status is DeliveryStatus.QUEUED:
-                retried[row.platform.provider] += 1
+                retried[provider] += 1
             short = reason[:255] if reason else None
             append((nid, rid, int(status), int(code), counted, row.platform.value, short,
                     result.provider_ref, at, now))  # fmt: skip
@@ -257,11 +330,12 @@ class Sender:
         return report
 
     def _fate(
-        self, prepared: Prepared, result: SendResult, attempt: int, now: datetime
+        self, prepared: Prepared, provider: str, result: SendResult, attempt: int, now: datetime
     ) -> tuple[DeliveryStatus, ResultCode, str | None, datetime | None]:
         """(status, code, reason, next attempt) of a delivery whose answer was not SENT."""
         if result.outcome is not Outcome.RETRY:
             return DeliveryStatus.ERROR, result.code, result.reason, None
+        since = self._unreachable_since.get((prepared.notification.app_id, provider))
         decision = decide_retry(
             self._policy,
             attempts=attempt - 1 if result.unsent else attempt,
@@ -273,6 +347,7 @@ class Sender:
             code=result.code,
             reason=result.reason,
             rng=self._rng,
+            unreachable_s=(now - since).total_seconds() if since is not None else 0.0,
         )
         if decision.next_attempt_at is not None:
             at = decision.next_attempt_at

@@ -21,6 +21,7 @@ from pushgate.errors import StorageUnavailable
 
 _log = structlog.get_logger("pushgate.worker")
 _OUTAGE_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)  # while the database is unreachable
+_RETRY_PAUSE_MAX_S = 1.0  # between two groups of retries while first attempts are sent
 
 
 class Worker:
@@ -53,7 +54,8 @@ class Worker:
         await self._stopping.wait()
 
     async def stop(self, grace_s: float = 10.0) -> None:
-        """Stop claiming; let running jobs finish for `grace_s`, then give theirs back."""
+        """Stop claiming; let running jobs finish for `grace_s`, then cancel the rest, which
+        gives their jobs back (DeliveryEngine.run_job releases the lease)."""
         self._stopping.set()
         for loop in self._loops:
             loop.cancel()
@@ -64,15 +66,6 @@ class Worker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            for task in pending:
-                job = self._running.pop(task, None)
-                if job is not None:
-                    await self._give_back(job)
-
-    async def _give_back(self, job: Job) -> None:
-        """Release an unfinished job's lease so another worker takes it at once."""
-        with contextlib.suppress(StorageUnavailable):  # else its lease runs out on its own
-            await self._engine.queue.postpone(job, self._engine.clock(), count_attempt=False)
 
     def _lane_load(self, lane: Lane) -> int:
         return sum(1 for job in self._running.values() if job.lane is lane)
@@ -121,7 +114,9 @@ class Worker:
             self._slot_freed.set()
 
     async def _retries(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            started = loop.time()
             try:
                 tried = await self._engine.batches.run_due()
             except StorageUnavailable:
@@ -131,6 +126,14 @@ class Worker:
                 tried = 0
             if not tried:
                 await asyncio.sleep(self._config.poll_s)
+            elif self._running:
+                # First attempts are being sent: retries (which waited already) take at most a
+                # third of the worker's time meanwhile, so an app whose provider refuses
+                # everything, retried group after group, does not slow the other apps' sends
+                # down (reliability.md F5); alone, retries run back to back. Bounded: a group
+                # that waited on a slow provider has not used the worker's time.
+                pause = 2 * (loop.time() - started)
+                await asyncio.sleep(min(pause, _RETRY_PAUSE_MAX_S))
 
     async def _sweep(self) -> None:
         engine = self._engine
@@ -150,7 +153,7 @@ class Worker:
         while not self._stopping.is_set():
             await asyncio.sleep(period)
             with contextlib.suppress(StorageUnavailable):
-                await self._engine.queue.extend(self.in_flight)
+                await self._engine.queue.extend(self._engine.jobs_in_hand())
             await self._engine.adapters.close_retired(
                 older_than_s=(timedelta(seconds=self._config.send_timeout_s) * 3).total_seconds()
             )

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from pushgate.domain.locales import fallback_chain, normalize_locale
+from pushgate.domain.text import shown_name
 from pushgate.errors import InvalidInput
 
 JsonObject = dict[str, Any]
@@ -156,12 +157,13 @@ def build_message(
     check_content(default, field=default_field)
     localized: dict[str, Content] = {}
     for locale, variant in variants.items():
-        key = normalize_locale(locale, field=f"{field}.{locale}")
+        shown = f"{field}.{shown_name(locale)}"  # the caller's key: not echoed if overlong
+        key = normalize_locale(locale, field=shown)
         if key in localized:
             raise InvalidInput(
                 "names the same locale twice (case and _/- do not count)", field=field
             )
-        localized[key] = check_content(variant.merged_over(default), field=f"{field}.{locale}")
+        localized[key] = check_content(variant.merged_over(default), field=shown)
     return Message(default, localized)
 
 

@@ -105,6 +105,11 @@ class TokenVerifier:
         self.keys[key.key_id] = key
         self._verdicts.clear()
 
+    @property
+    def tokens_seen(self) -> int:
+        """How many distinct provider tokens were presented (since the last key was added)."""
+        return len(self._verdicts)
+
     def check(self, jwt: bytes, environment: str) -> ApnsKey | str:
         """The key a valid token was signed with, or the 403/429 reason."""
         verdict = self._verdicts.get(jwt)

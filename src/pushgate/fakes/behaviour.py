@@ -9,7 +9,8 @@
 | `5105` | answers after 5 s |
 
 `dead`, `bad` are hex ("dead", "bad" are hex digits), so an APNs token such as `dead0123...`
-is still a well-formed hex token.
+is still a well-formed hex token. `Behaviours.fault_every` adds a steady fault mix for any
+token (every Nth request refused with the `429` and `500` answers in turn).
 """
 
 from __future__ import annotations
@@ -70,12 +71,25 @@ class Behaviours:
 
     plan: ServerPlan = field(default_factory=ServerPlan)
     seen: Counter[str] = field(default_factory=Counter)
+    # A steady fault mix, whatever the token (bench/load.py's soak, reliability.md L5):
+    # every `fault_every`-th request that would be accepted is refused instead, in turn as
+    # 429 + Retry-After: 1 and as 500 (the "once" prefixes' answers), so 20 means 5 %.
+    # Not a ServerPlan field: the control API's plan stays as it is.
+    fault_every: int | None = None
+    requests: int = 0
+    faults: Counter[TokenBehaviour] = field(default_factory=Counter)
 
     def decide(self, token: str) -> TokenBehaviour:
         """The behaviour of this request for `token`, counting it."""
         self.seen[token] += 1
+        self.requests += 1
         behaviour = token_behaviour(token)
         once = (TokenBehaviour.RATE_LIMITED_ONCE, TokenBehaviour.SERVER_ERROR_ONCE)
         if behaviour in once and self.seen[token] > 1:
-            return TokenBehaviour.ACCEPT
+            behaviour = TokenBehaviour.ACCEPT
+        if behaviour is TokenBehaviour.ACCEPT and self.fault_every:
+            turn, rest = divmod(self.requests, self.fault_every)
+            if rest == 0:
+                behaviour = once[turn % 2]
+                self.faults[behaviour] += 1
         return behaviour

@@ -137,9 +137,9 @@ class ControlServer(ServedFake):
         )
 
     async def _handle(self, request: FakeRequest) -> FakeResponse:
-        extra = self.routes.get(request.path)
-        if extra is not None:
-            return await extra(request)
+        route = self.routes.get(request.path)
+        if route is not None:
+            return await route(request)
         if request.path == "/received":
             return self._received(request)
         if request.path == "/behaviour":

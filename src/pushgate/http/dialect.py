@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from pushgate.errors import ErrorCode, PushgateError, RateLimited
+from pushgate.errors import ErrorCode, PushgateError, RateLimited, StorageUnavailable
 from pushgate.http.errors import STATUS, validation_response
 from pushgate.http.rate_limits import count_failure
 
@@ -89,7 +89,8 @@ def dialect_route(render: Renderer) -> type[APIRoute]:
                     rendered = render(request, refusal)
                     if not isinstance(rendered, Response):
                         rendered = await rendered
-                    if isinstance(exc, RateLimited):  # whatever the vendor's body, HTTP's header
+                    # Whatever the vendor's body and status, HTTP's header says when to retry.
+                    if isinstance(exc, RateLimited | StorageUnavailable):
                         rendered.headers["Retry-After"] = str(exc.retry_after_s)
                     return rendered
 

@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
-from pushgate.errors import ErrorCode, PushgateError, RateLimited
+from pushgate.domain.text import shown_name
+from pushgate.errors import ErrorCode, PushgateError, RateLimited, StorageUnavailable
 from pushgate.http.rate_limits import count_failure
 
 STATUS: dict[ErrorCode, int] = {
@@ -33,6 +34,9 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
+    # Not 507: the condition is temporary and the same request succeeds once space is freed,
+    # and 503 + Retry-After is what clients' retry policies know (docs/decisions.md).
+    ErrorCode.STORAGE_FULL: 503,
     ErrorCode.INTERNAL: 500,
 }
 _HTTP_CODES: dict[int, ErrorCode] = {
@@ -74,8 +78,15 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# A field's path can name the caller's own keys (an unknown member, a key of free-form data):
+# each part goes through shown_name, and at most MAX_LISTED_ERRORS problems are listed. Both
+# were echoes: a 100 KB unknown key came back twice, and a `data` object of 60,000 wrong
+# values was a 6 MB answer (reliability.md B6).
+MAX_LISTED_ERRORS = 20
+
+
 def _field(loc: Sequence[Any]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [shown_name(str(p)) for p in loc if p not in ("body", "query", "path", "header")]
     if not parts:
         return None
     text = parts[0]
@@ -91,17 +102,21 @@ def describe_validation(
     of a bulk import (which answers each row as the single request would have been)."""
     errors = [
         {"field": _field(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")}
-        for e in raw
+        for e in raw[:MAX_LISTED_ERRORS]
     ]
+    details: dict[str, Any] = {"errors": errors}
+    if len(raw) > MAX_LISTED_ERRORS:
+        details["more"] = len(raw) - MAX_LISTED_ERRORS
     first = errors[0] if errors else {"field": None, "type": "invalid", "message": "invalid"}
     if first["type"] == "json_invalid":
         return 400, ErrorCode.INVALID, "the body is not valid JSON", None, None
-    if any(e["type"] == "extra_forbidden" for e in errors):
-        unknown = next(e for e in errors if e["type"] == "extra_forbidden")
-        return 400, ErrorCode.UNKNOWN_FIELD, "unknown field", unknown["field"], {"errors": errors}
+    unknown = next((e for e in raw if e.get("type") == "extra_forbidden"), None)
+    if unknown is not None:
+        field = _field(unknown.get("loc", ()))
+        return 400, ErrorCode.UNKNOWN_FIELD, "unknown field", field, details
     code = ErrorCode.MISSING_FIELD if first["type"] == "missing" else ErrorCode.INVALID
     message = f"{first['field'] or 'request'}: {first['message']}"
-    return 422, code, message, first["field"], {"errors": errors}
+    return 422, code, message, first["field"], details
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -111,7 +126,9 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     async def _pushgate(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PushgateError)  # noqa: S101 - registered for this class
-        headers = {"Retry-After": "5"} if exc.code is ErrorCode.STORAGE_UNAVAILABLE else None
+        headers = None
+        if isinstance(exc, StorageUnavailable):  # an outage or a full disk: retry later
+            headers = {"Retry-After": str(exc.retry_after_s)}
         if exc.code is ErrorCode.UNAUTHENTICATED:
             count_failure(request, exc)
             headers = {"WWW-Authenticate": 'Bearer realm="pushgate"'}

@@ -37,7 +37,7 @@ from pushgate.providers.apns_answers import (
     result_of_failure,
     sent,
 )
-from pushgate.providers.apns_auth import ProviderToken, ProviderTokens
+from pushgate.providers.apns_auth import TOKEN_REFUSALS, ProviderToken, ProviderTokens
 from pushgate.providers.apns_payload import Rendering, apns_id, payload_limit, render, render_body
 from pushgate.providers.base import (
     Batch,
@@ -47,6 +47,7 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
+from pushgate.providers.batching import count_ambiguous
 from pushgate.providers.http import HttpResponse
 from pushgate.providers.http_curl import (
     DEFAULT_STREAMS_PER_CONNECTION,
@@ -182,7 +183,14 @@ class ApnsProvider:
             for index in expired:
                 results[index] = None  # open again: a resend still out at the deadline times out
             await self._round(batch, expired, self._token.header(), results, renders)
-        return [TIMEOUT if result is None else result for result in results]
+        if self._token is not None:
+            for result in results:
+                if result is not None and result.reason in TOKEN_REFUSALS:
+                    self._token.report_refused(result.reason)
+                    break
+        answered = [TIMEOUT if result is None else result for result in results]
+        count_ambiguous("apns", answered)
+        return answered
 
     async def _round(
         self,

@@ -15,11 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 RENEW_AFTER_S = 45 * 60
 MIN_RENEWAL_INTERVAL_S = 20 * 60
+# Refusals of a token itself, as opposed to a device or a payload.
+TOKEN_REFUSALS = frozenset({"ExpiredProviderToken", "InvalidProviderToken"})
+
+_log = structlog.get_logger("pushgate.providers.apns")
 
 
 class ProviderToken:
@@ -36,6 +41,7 @@ class ProviderToken:
         self._line = ""
         self.issued_at: int | None = None
         self.signed = 0  # how many tokens this key signed: tests and metrics
+        self._reported_at: int | None = None  # issued_at of the token last reported refused
 
     def header(self) -> str:
         """The line "authorization: bearer <JWT>"; a new token once this one is 45 min old."""
@@ -57,6 +63,22 @@ class ProviderToken:
             return False
         self._sign(now)
         return True
+
+    def report_refused(self, reason: str) -> None:
+        """Log APNs refusing the current token, once per token: every delivery to this key fails
+        until someone fixes the key or the clock, and one line says so (reliability.md F12)."""
+        if self.issued_at is None or self._reported_at == self.issued_at:
+            return
+        self._reported_at = self.issued_at
+        _log.error(
+            "apns refused the provider token: check the key, team id and this server's clock",
+            reason=reason,
+            key_id=self.key_id,
+            team_id=self.team_id,
+            # Apple takes an iat older than 1 h as expired and a future one as invalid: an
+            # ExpiredProviderToken for a token younger than that means our clock is behind.
+            token_age_s=int(self._clock()) - self.issued_at,
+        )
 
     def _sign(self, now: float) -> None:
         issued_at = int(now)

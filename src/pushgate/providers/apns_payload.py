@@ -137,7 +137,9 @@ def apns_id(delivery_id: str) -> str:
     Equal to str(uuid.uuid5(namespace, delivery_id)), without building UUID objects: this
     runs once per send.
     """
-    text = hashlib.sha1(_UUID5_NAMESPACE + delivery_id.encode()).hexdigest()  # noqa: S324 - RFC 9562 UUIDv5, not a security use
+    # SHA-1 is what RFC 9562 fixes for UUIDv5: an identifier, not a security use.
+    digest = hashlib.sha1(_UUID5_NAMESPACE + delivery_id.encode(), usedforsecurity=False)
+    text = digest.hexdigest()
     # Version nibble 5; the variant's bits 10 in the 17th digit (_VARIANT).
     variant = _VARIANT[text[16]]
     return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{variant}{text[17:20]}-{text[20:32]}"

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.providers.base import SendResult
 from pushgate.providers.http import TimedOut, TransportError
+from pushgate.telemetry import PROVIDER_AMBIGUOUS
 
 T = TypeVar("T")
 
@@ -35,6 +36,22 @@ def transport_result(exc: TransportError) -> SendResult:
     if isinstance(exc, TimedOut):  # the same answer as a request cut off at the batch deadline
         return NOT_STARTED if exc.unsent else TIMED_OUT
     return retry(type(exc).__name__, unsent=exc.unsent)
+
+
+def count_ambiguous(provider: str, results: Sequence[SendResult]) -> None:
+    """Count the results that may have been delivered without an answer (F6 metric): RETRY,
+    not provably unsent, and the connection lost or the deadline passed."""
+    lost = timed_out = 0
+    for result in results:
+        if result.outcome is Outcome.RETRY and not result.unsent and result.reason:
+            if result.reason == "timeout":
+                timed_out += 1
+            elif result.reason.startswith("ConnectionLost"):
+                lost += 1
+    if lost:
+        PROVIDER_AMBIGUOUS.labels(provider, "connection_lost").inc(lost)
+    if timed_out:
+        PROVIDER_AMBIGUOUS.labels(provider, "timeout").inc(timed_out)
 
 
 def remaining_s(deadline: float) -> float:

@@ -32,7 +32,7 @@ from pushgate.providers.base import (
     Push,
     SendResult,
 )
-from pushgate.providers.batching import Attempt, retry, send_all
+from pushgate.providers.batching import Attempt, count_ambiguous, retry, send_all
 from pushgate.providers.fcm_answers import answer_for, is_bare_unauthenticated
 from pushgate.providers.fcm_auth import AccessTokens, TokenUnavailable
 from pushgate.providers.fcm_message import (
@@ -141,13 +141,15 @@ class FcmProvider:
             jobs.append(
                 ready if isinstance(ready, SendResult) else (delivery.recipient.token, ready)
             )
-        return await send_all(
+        results = await send_all(
             jobs,
             partial(self._deliver, deadline=batch.deadline),
             deadline=batch.deadline,
             gate=self._slots,
             on_error=partial(_adapter_error, batch.app_id),
         )
+        count_ambiguous("fcm", results)
+        return results
 
     async def _deliver(self, job: _Job, attempt: Attempt, *, deadline: float) -> SendResult:
         token, message = job

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -44,18 +44,20 @@ from pushgate.providers.http_curl_easy import (
     Answer,
     EasyOptions,
     Exchange,
+    OnAnswer,
     OnTagged,
     Request,
     Submission,
     answer_of,
+    untagged,
 )
 from pushgate.providers.http_curl_errors import transport_error
+from pushgate.providers.http_curl_health import ConnectionHealth
 
 __all__ = ["DEFAULT_STREAMS_PER_CONNECTION", "Answer", "CurlTransport", "OnTagged", "Request"]
 
 logger = logging.getLogger(__name__)
 
-OnAnswer = Callable[[Answer], None]
 
 MAX_ANSWER_BYTES = 1024 * 1024  # provider answers are small JSON; a larger one is refused
 # Our cap on streams per connection (CURLMOPT_MAX_CONCURRENT_STREAMS); the server's
@@ -64,10 +66,6 @@ MAX_ANSWER_BYTES = 1024 * 1024  # provider answers are small JSON; a larger one 
 # one with 1000 ~11k at more CPU per send, because libcurl runs every transfer of a
 # connection on each socket event; past 100 in flight, more connections are opened instead.
 DEFAULT_STREAMS_PER_CONNECTION = 100
-
-
-def _untagged(on_answer: OnAnswer, _tag: int, answer: Answer) -> None:
-    on_answer(answer)
 
 
 class CurlTransport:
@@ -100,10 +98,11 @@ class CurlTransport:
         version = pycurl.CURL_HTTP_VERSION_2TLS
         if prior_knowledge:
             version = pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+        self._health = ConnectionHealth(self._loop, max_connections)
         # answer_headers=False: answers carry only Retry-After (http_curl_easy.py).
         self._easy_options = EasyOptions(
             version, max_answer_bytes, answer_headers, ca_file, client_certificate,
-            client_key, client_key_password, origin, user_agent,
+            client_key, client_key_password, origin, user_agent, self._health.open_socket,
         )  # fmt: skip
         self._target = pycurl.REQUEST_TARGET if origin else pycurl.URL
         # Past this many open requests new ones wait here in Python, not as libcurl handles:
@@ -170,7 +169,7 @@ class CurlTransport:
         bounds the whole exchange, waiting included. The ticket (None when answered at
         once) can be given to cancel().
         """
-        return self._enqueue([(url, headers, body, 0)], timeout_s, partial(_untagged, on_answer))
+        return self._enqueue([(url, headers, body, 0)], timeout_s, partial(untagged, on_answer))
 
     def submit_batch(
         self, requests: Sequence[Request], timeout_s: float, on_answer: OnTagged
@@ -189,7 +188,7 @@ class CurlTransport:
             for *_, tag in requests:
                 self._deliver(on_answer, tag, ConnectFailed("transport closed"))
             return None
-        batch = Submission(requests, self._loop.time() + timeout_s, on_answer)
+        batch = Submission(requests, self._loop.time(), timeout_s, on_answer)
         batch.timer = self._loop.call_at(batch.deadline, self._expire, batch)
         self._batches.add(batch)
         self._queue.append(batch)
@@ -242,11 +241,13 @@ class CurlTransport:
             if exchange.batch is batch:
                 # As libcurl's own timeout would: TimedOut once the request may have left.
                 started = easy.getinfo(pycurl.PRETRANSFER_TIME) > 0
+                fd = easy.getinfo(pycurl.ACTIVESOCKET) if started else -1
                 late = transport_error(pycurl.E_OPERATION_TIMEDOUT, "deadline", started=started)
                 pending.append((exchange.tag, late))
                 del self._active[easy]
                 self._multi.remove_handle(easy)
                 self._release(exchange)
+                self._health.drop_if_silent(fd, batch.opened_at)  # a dead connection (F10)
         for *_, tag in batch.requests[batch.next :]:
             pending.append((tag, Unprocessed("deadline passed before sending")))
         batch.next = len(batch.requests)
@@ -312,6 +313,8 @@ class CurlTransport:
     def _act(self, fd: int, mask: int) -> None:
         if self._closed:
             return
+        if mask == pycurl.CSELECT_IN:
+            self._health.heard[fd] = self._loop.time()  # alive (http_curl_health.py)
         self._multi.socket_action(fd, mask)
         self._collect()
 

@@ -10,6 +10,7 @@ import asyncio
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pycurl
 
@@ -18,20 +19,28 @@ from pushgate.providers.http import HttpResponse, TransportError
 Answer = HttpResponse | TransportError
 # How a transport hands answers back: (the request's tag, its answer or failure).
 OnTagged = Callable[[int, Answer], None]
+OnAnswer = Callable[[Answer], None]  # the same for one request (CurlTransport.submit)
 # The URL (or, with an origin, the path on it), "name: value" lines, the body, the tag.
 Request = tuple[str, Sequence[str | bytes], bytes, int]
+
+
+def untagged(on_answer: OnAnswer, _tag: int, answer: Answer) -> None:
+    on_answer(answer)
 
 
 class Submission:
     """One submit or submit_batch: its requests, in order, and their common deadline."""
 
-    __slots__ = ("deadline", "next", "on_answer", "open", "requests", "timer")
+    __slots__ = ("deadline", "next", "on_answer", "open", "opened_at", "requests", "timer")
 
-    def __init__(self, requests: Sequence[Request], deadline: float, on_answer: OnTagged) -> None:
+    def __init__(
+        self, requests: Sequence[Request], opened_at: float, timeout_s: float, on_answer: OnTagged
+    ) -> None:
         self.requests = requests
+        self.opened_at = opened_at  # loop.time() of the submit
         self.next = 0  # requests[next:] are not started yet (the in-flight window is full)
         self.open = 0  # started and not answered
-        self.deadline = deadline
+        self.deadline = opened_at + timeout_s
         self.on_answer: OnTagged | None = on_answer  # None: cancelled or past its deadline
         self.timer: asyncio.TimerHandle | None = None
 
@@ -55,6 +64,8 @@ class EasyOptions:
     client_key_password: str | None = None
     origin: str | None = None  # set: the handle's URL for good, requests give their path
     user_agent: str = "pushgate"  # "": no User-Agent header
+    # CURLOPT_OPENSOCKETFUNCTION: opens each connection's socket, or refuses (SOCKET_BAD).
+    open_socket: Callable[[int, Any], Any] | None = None
 
 
 class Exchange:
@@ -86,6 +97,8 @@ class Exchange:
             easy.setopt(pycurl.URL, options.origin + "/")  # each request: REQUEST_TARGET
         easy.setopt(pycurl.MAXFILESIZE, options.max_answer_bytes)
         easy.setopt(pycurl.FOLLOWLOCATION, 0)
+        if options.open_socket is not None:
+            easy.setopt(pycurl.OPENSOCKETFUNCTION, options.open_socket)
         easy.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTPS | pycurl.PROTO_HTTP)
         easy.setopt(pycurl.SSL_VERIFYPEER, 1)
         easy.setopt(pycurl.SSL_VERIFYHOST, 2)

@@ -18,7 +18,10 @@ from pushgate.providers.http import (
 
 _CURLE_HTTP2_STREAM = 92  # not exported by pycurl 7.49
 
-# Errors before any byte of the request could leave: the server never saw it.
+# Errors before any byte of the request could leave: the server never saw it. Not
+# E_UNSUPPORTED_PROTOCOL: libcurl also gives it for an answer whose status line is not HTTP
+# ("Received HTTP/0.9 when not allowed"), a request the server did see; taken for unsent, such
+# a poison answer was resent forever without counting an attempt (reliability.md F11).
 _CONNECT_ERRORS = frozenset(
     {
         pycurl.E_COULDNT_RESOLVE_HOST,
@@ -30,7 +33,6 @@ _CONNECT_ERRORS = frozenset(
         pycurl.E_SSL_CACERT_BADFILE,
         pycurl.E_SSL_ISSUER_ERROR,
         pycurl.E_SSL_PINNEDPUBKEYNOTMATCH,
-        pycurl.E_UNSUPPORTED_PROTOCOL,
         pycurl.E_URL_MALFORMAT,
     }
 )

@@ -50,6 +50,7 @@ from pushgate.providers.base import (
 from pushgate.providers.batching import (
     NOT_STARTED,
     Attempt,
+    count_ambiguous,
     remaining_s,
     retry,
     send_all,
@@ -124,7 +125,7 @@ class WebPushProvider:
             refused.get(delivery.recipient.token) or self._prepare(delivery, rendered)
             for delivery in batch.deliveries
         ]
-        return await send_all(
+        results = await send_all(
             prepared,
             partial(self._deliver, deadline=batch.deadline),
             deadline=batch.deadline,
@@ -132,6 +133,8 @@ class WebPushProvider:
             active=self._active,  # aclose() cancels them: those end as RETRY "closed"
             cut_reason=lambda: "closed" if self._closed else "timeout",
         )
+        count_ambiguous("webpush", results)
+        return results
 
     async def aclose(self) -> None:
         """Cancel what is in flight (those deliveries end as RETRY) and close the transport."""

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, SubElement, tostring  # builds XML only; never parses  # nosec B405
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,19 +20,33 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from pushgate.domain.platforms import Platform
 from pushgate.domain.records import Registration
 from pushgate.domain.text import UNSTORABLE_MESSAGE
-from pushgate.errors import InvalidInput, NotFound, StorageUnavailable
+from pushgate.errors import InvalidInput, NotFound, StorageFull, StorageUnavailable
 from pushgate.store.event_interest import EventInterest
 from pushgate.store.fast import FastRegistrationWriter
+from pushgate.store.sqlite_writer import sqlite_pragmas
 
 _READONLY = "pushgate_readonly"
+_SQLITE_FULL = 13  # SQLITE_FULL, the primary result code (the low byte of an extended one)
+_POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+_UNREACHABLE = "the database is unreachable; retry shortly"
+_FULL = "storage full: the database has no space left for this write; nothing of it was kept"
 
 
 class Database:
     """Owns the engine. Built by the composition root, passed to services through UnitOfWork."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 20, echo: bool = False, schema: str | None = None
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        echo: bool = False,
+        schema: str | None = None,
+        sqlite_max_pages: int | None = None,
     ) -> None:
+        """`sqlite_max_pages` caps a SQLite database's size (PRAGMA max_page_count on every
+        connection): past it writes fail as on a full disk, which tests use to fill a
+        database without filling a disk."""
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.dialect = parsed.get_backend_name()
@@ -52,9 +67,13 @@ class Database:
         # Other processes on the same file still meet busy_timeout.
         self._write_gate: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, sqlite_max_pages)
         self.fast = FastRegistrationWriter(
-            url, pool_size=pool_size, schema=schema, write_gate=self._write_gate
+            url,
+            pool_size=pool_size,
+            schema=schema,
+            write_gate=self._write_gate,
+            sqlite_max_pages=sqlite_max_pages,
         )
         # Which apps' webhooks want which events: the hot upsert asks before it takes its path.
         self.event_interest = EventInterest()
@@ -80,9 +99,11 @@ class Database:
         except (OperationalError, OSError, DBAPIError) as exc:
             if _is_unstorable_text(exc):
                 raise InvalidInput(UNSTORABLE_MESSAGE) from exc
+            if _is_full(exc):  # the transaction was rolled back whole: nothing half-written
+                raise StorageFull(_FULL) from exc
             if isinstance(exc, DBAPIError) and not _is_unavailable(exc):
                 raise
-            raise StorageUnavailable("the database is unreachable; retry shortly") from exc
+            raise StorageUnavailable(_UNREACHABLE) from exc
         except UnicodeEncodeError as exc:  # a lone surrogate, which no driver can encode
             raise InvalidInput(UNSTORABLE_MESSAGE) from exc
 
@@ -114,8 +135,11 @@ class Database:
             sqlite3.OperationalError,
             asyncpg.PostgresConnectionError,
             asyncpg.CannotConnectNowError,
+            asyncpg.DiskFullError,
         ) as exc:
-            raise StorageUnavailable("the database is unreachable; retry shortly") from exc
+            if _is_full(exc):  # its group's transaction was rolled back whole
+                raise StorageFull(_FULL) from exc
+            raise StorageUnavailable(_UNREACHABLE) from exc
 
     async def dispose(self) -> None:
         await self.fast.close()
@@ -132,24 +156,31 @@ def _is_unstorable_text(exc: Exception) -> bool:
     ) or isinstance(getattr(orig, "__cause__", None), UnicodeEncodeError)
 
 
+def _is_full(exc: BaseException) -> bool:
+    """No space for the write: SQLite's SQLITE_FULL (disk full, or max_page_count reached),
+    PostgreSQL's disk_full, or ENOSPC from the OS. Like an outage it passes (StorageFull is a
+    StorageUnavailable, so workers retry later), but callers are told why."""
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if isinstance(orig, sqlite3.Error):
+        return bool(getattr(orig, "sqlite_errorcode", 0) & 0xFF == _SQLITE_FULL)
+    if isinstance(orig, OSError):
+        return orig.errno == errno.ENOSPC
+    return bool(getattr(orig, "sqlstate", None) == _POSTGRES_DISK_FULL)
+
+
 def _is_unavailable(exc: DBAPIError) -> bool:
     # Connection loss and "database is locked"/"disk full" mean "try later"; constraint and
     # syntax errors are bugs or conflicts and must surface as they are.
     return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, max_pages: int | None) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so we can say BEGIN IMMEDIATE for writers.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",  # durable across process crashes in WAL mode
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
-        ):
+        for pragma in sqlite_pragmas(max_pages):
             cursor.execute(pragma)
         cursor.close()
 

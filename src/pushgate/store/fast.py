@@ -54,7 +54,7 @@ _SQLITE_RETURNING = ", ".join(
     [
         *_COLUMNS,
         *(
-            f"(SELECT json_group_array(v) FROM ({sql})) AS {n}"  # noqa: S608 - our constants
+            f"(SELECT json_group_array(v) FROM ({sql})) AS {n}"  # noqa: S608 - our constants  # nosec B608
             for n, sql in _SUBQUERIES.items()
         ),
     ]
@@ -70,12 +70,22 @@ class FastRegistrationWriter:
     """Owns a driver connection (SQLite) or pool (PostgreSQL) for the hot upsert."""
 
     def __init__(
-        self, url: str, *, pool_size: int, schema: str | None, write_gate: asyncio.Lock | None
+        self,
+        url: str,
+        *,
+        pool_size: int,
+        schema: str | None,
+        write_gate: asyncio.Lock | None,
+        sqlite_max_pages: int | None = None,
     ) -> None:
         parsed = make_url(url)
         is_sqlite = parsed.get_backend_name() == _SQLITE_ONLY
         self._sqlite_path = parsed.database or ""
-        self._sqlite = SqliteGroupWriter(self._sqlite_path, write_gate) if is_sqlite else None
+        self._sqlite = (
+            SqliteGroupWriter(self._sqlite_path, write_gate, sqlite_max_pages)
+            if is_sqlite
+            else None
+        )
         self._postgres = (
             None
             if is_sqlite
@@ -121,7 +131,7 @@ class FastRegistrationWriter:
         updates = [f"{n} = excluded.{n}" for n in (*names, "updated_at", "last_seen_at")]
         updates += ["active = TRUE", "deactivated_at = NULL", "deactivation_reason = NULL"]
         sql = (
-            f"INSERT INTO registrations ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names are our column names
+            f"INSERT INTO registrations ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names are our column names  # nosec B608
             f"ON CONFLICT (app_id, platform, token) DO UPDATE SET {', '.join(updates)} "
             f"RETURNING {_SQLITE_RETURNING}"
         )

@@ -141,7 +141,7 @@ class PostgresGroupWriter:
         updates = [f"{n} = excluded.{n}" for n in (*names, "updated_at", "last_seen_at")]
         updates += ["active = TRUE", "deactivated_at = NULL", "deactivation_reason = NULL"]
         sql = (
-            f"INSERT INTO registrations ({columns}) "  # noqa: S608 - names are our column names
+            f"INSERT INTO registrations ({columns}) "  # noqa: S608 - names are our column names  # nosec B608
             f"SELECT {selected} FROM unnest({arrays}) AS v({', '.join(insert_names)}) "
             f"ON CONFLICT (app_id, platform, token) DO UPDATE SET {', '.join(updates)} "
             f"RETURNING {self._returning}"

@@ -237,14 +237,14 @@ class RegistrationImportRepo(Repo):
             marks = ", ".join("?" * (3 if link.stamp else 2))
             tail = (sqlite_time(now),) if link.stamp else ()
             await self.conn.exec_driver_sql(
-                f"INSERT INTO {link.table.name} ({names}) VALUES ({marks}) "  # noqa: S608 - our names
+                f"INSERT INTO {link.table.name} ({names}) VALUES ({marks}) "  # noqa: S608 - our names  # nosec B608
                 "ON CONFLICT DO NOTHING",
                 [(*pair, *tail) for pair in pairs],
             )
             return
         stamped = ", $3::timestamptz" if link.stamp else ""
         sql = (
-            f"INSERT INTO {link.table.name} ({names}) "  # noqa: S608 - our names
+            f"INSERT INTO {link.table.name} ({names}) "  # noqa: S608 - our names  # nosec B608
             f"SELECT r, v{stamped} FROM unnest($1::text[], $2::{link.kind}[]) AS u(r, v) "
             "ON CONFLICT DO NOTHING"
         )
@@ -286,7 +286,7 @@ def _sqlite_upsert(names: tuple[str, ...]) -> str:
             columns.append("sandbox")
             marks.append("FALSE")
         found = _SQLITE_STATEMENTS[names] = (
-            f"INSERT INTO registrations ({', '.join(columns)}) VALUES ({', '.join(marks)}) "  # noqa: S608 - our column names
+            f"INSERT INTO registrations ({', '.join(columns)}) VALUES ({', '.join(marks)}) "  # noqa: S608 - our column names  # nosec B608
             f"ON CONFLICT (app_id, platform, token) DO UPDATE SET {_updates(names)}"
         )
     return found
@@ -304,7 +304,7 @@ def _postgres_upsert(names: tuple[str, ...]) -> str:
             columns.append("sandbox")
             selected.append("FALSE")
         found = _POSTGRES_STATEMENTS[names] = (
-            f"INSERT INTO registrations ({', '.join(columns)}) "  # noqa: S608 - our column names
+            f"INSERT INTO registrations ({', '.join(columns)}) "  # noqa: S608 - our column names  # nosec B608
             f"SELECT {', '.join(selected)} FROM unnest({unnest}) AS v({', '.join(arrays)}) "
             f"ON CONFLICT (app_id, platform, token) DO UPDATE SET {_updates(names)} "
             "RETURNING id, platform, token"

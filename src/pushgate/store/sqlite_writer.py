@@ -18,8 +18,11 @@ _MAX_GROUP = 256  # statements per commit: bounds the latency a group adds
 class SqliteGroupWriter:
     """One thread, one connection: runs queued statements as one transaction per group."""
 
-    def __init__(self, path: str, write_gate: asyncio.Lock | None) -> None:
+    def __init__(
+        self, path: str, write_gate: asyncio.Lock | None, max_pages: int | None = None
+    ) -> None:
         self._path = path
+        self._max_pages = max_pages
         self._gate = write_gate or asyncio.Lock()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="pushgate-sqlite-writer")
         self._conn: sqlite3.Connection | None = None
@@ -68,6 +71,8 @@ class SqliteGroupWriter:
                     outcomes.append(conn.execute(sql, params).fetchone())
                 except sqlite3.IntegrityError as exc:  # only this statement is undone
                     outcomes.append(exc)
+                # Any other error (SQLITE_FULL among them) fails the whole group: SQLite may
+                # already have rolled the transaction back, so no statement of it is kept.
             conn.execute("COMMIT")
         except BaseException:
             conn.rollback()
@@ -77,12 +82,7 @@ class SqliteGroupWriter:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
-            for pragma in (
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA synchronous=NORMAL",
-                "PRAGMA foreign_keys=ON",
-                "PRAGMA busy_timeout=5000",
-            ):
+            for pragma in sqlite_pragmas(self._max_pages):
                 conn.execute(pragma)
             self._conn = conn
         return self._conn
@@ -95,3 +95,16 @@ class SqliteGroupWriter:
 
         await asyncio.get_running_loop().run_in_executor(self._executor, _close)
         self._executor.shutdown(wait=True)
+
+
+def sqlite_pragmas(max_pages: int | None) -> list[str]:
+    """What every SQLite connection of ours says first (the pool's and the fast writer's)."""
+    pragmas = [
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",  # durable across process crashes in WAL mode
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA busy_timeout=5000",
+    ]
+    if max_pages is not None:
+        pragmas.append(f"PRAGMA max_page_count={int(max_pages)}")
+    return pragmas

@@ -22,6 +22,8 @@ from pushgate.providers.http_curl_errors import transport_error
         (pycurl.E_COULDNT_RESOLVE_HOST, "Could not resolve host", False, ConnectFailed),
         (pycurl.E_SSL_CONNECT_ERROR, "TLS connect error", False, ConnectFailed),
         (pycurl.E_PEER_FAILED_VERIFICATION, "SSL certificate problem", False, ConnectFailed),
+        # an answer that is not HTTP: the request was sent, so it was an attempt
+        (pycurl.E_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed", True, ConnectionLost),
         (pycurl.E_OPERATION_TIMEDOUT, "Operation timed out", True, TimedOut),
         # timed out still waiting for a connection or a stream: it never left
         (pycurl.E_OPERATION_TIMEDOUT, "Operation timed out", False, ConnectFailed),

@@ -7,14 +7,20 @@ from typing import Any
 from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from pushgate.domain.text import UNSTORABLE_MESSAGE, find_unstorable
+from pushgate.domain.text import UNSTORABLE_MESSAGE, find_unstorable, nesting_depth
 from pushgate.http.deps import refuse_unstorable_parameters, require_json
 from pushgate.http.errors import ErrorEnvelope
+
+# Free-form JSON (payload overrides, a service account) nests a few levels; deeper is refused
+# here (422) rather than stored for the adapters' recursive merges and serializers to meet
+# (reliability.md B4: a body of ~900 levels passed the parser and was a 500).
+MAX_JSON_DEPTH = 32
 
 
 class StrictModel(BaseModel):
     """Request bodies: an unknown field is an error (400), never silently dropped; text that
-    no database can store (NUL, lone surrogates) is an error naming its field (422)."""
+    no database can store (NUL, lone surrogates) is an error naming its field (422); so is
+    free-form JSON nested deeper than MAX_JSON_DEPTH."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -25,6 +31,8 @@ class StrictModel(BaseModel):
         # lists are walked here.
         if not isinstance(value, BaseModel) and find_unstorable(value):
             raise ValueError(UNSTORABLE_MESSAGE)
+        if isinstance(value, dict | list) and nesting_depth(value) > MAX_JSON_DEPTH:
+            raise ValueError(f"must not nest objects or arrays deeper than {MAX_JSON_DEPTH}")
         return value
 
 

@@ -48,7 +48,7 @@ async def _form(request: Request) -> dict[str, str]:
     if media == "application/json":
         try:
             data = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # deeper than the parser goes: was a 500 (B4)
             raise InvalidInput("the body is not valid JSON") from None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise InvalidInput("the body must be an object of strings")

@@ -15,7 +15,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from pushgate.errors import InvalidInput, MissingField, RateLimited
+from pushgate.errors import InvalidInput, MissingField, RateLimited, StorageFull
 from pushgate.http.dialect import Refusal
 
 INVALID_FORM_BODY = 50035
@@ -78,6 +78,8 @@ def _body(refusal: Refusal) -> tuple[int, dict[str, Any]]:
         # Discord's rate-limit answer: retry_after in seconds, global false (this caller's).
         body = {"message": "You are being rate limited.", "retry_after": error.retry_after_s}
         return 429, {**body, "global": False, "code": 0}
+    if isinstance(error, StorageFull):  # Discord's "<status>: <reason>", with why
+        return status, {"code": 0, "message": f"{status}: {_phrase(status)} (storage full)"}
     return status, {"code": 0, "message": f"{status}: {_phrase(status)}"}
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from pushgate.dialects.mobilefirst.i18n import message, negotiate
-from pushgate.errors import ErrorCode, PushgateError
+from pushgate.errors import ErrorCode, PushgateError, StorageFull
 from pushgate.http.dialect import Refusal
 
 BEARER_CHALLENGE = 'Bearer realm="imfpush"'
@@ -105,6 +105,8 @@ def render(request: Request, refusal: Refusal) -> Response:
     field = refusal.field
     text = message(_key(refusal, status), language, field=field or "")
     detail = "internal error; it has been logged" if status >= 500 else refusal.message
+    if isinstance(refusal.error, StorageFull):  # not internal: the operator must free space
+        detail = refusal.message
     headers = {"Content-Language": language}
     if status == 401:
         headers["WWW-Authenticate"] = BEARER_CHALLENGE

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, SubElement, tostring  # builds XML only; never parses  # nosec B405
 
 from pydantic import Field
 
@@ -108,7 +108,8 @@ def _payload_text(value: dict[str, Any] | str, field: str) -> str:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
-        except ValueError:
+        # RecursionError: "[[[[..." deeper than the parser goes; it was a 500 (B3).
+        except (ValueError, RecursionError):
             raise InvalidInput(
                 "must be a JSON object or its serialized text", field=field
             ) from None
@@ -190,8 +191,15 @@ def _gcm(block: GcmSettings | None, alert: str | None) -> JsonObject:
     return patch
 
 
-def _texts(parent: Element, binding: Any) -> None:
-    for index, item in enumerate(binding.get("text", []) if isinstance(binding, dict) else []):
+def _texts(parent: Element, binding: dict[str, Any], field: str) -> None:
+    texts = binding.get("text")
+    if texts is None:
+        texts = []  # absent or null: a binding without text
+    elif not isinstance(texts, list):
+        # A number here was a TypeError (a 500), a string became a text per character
+        # (fuzzing, reliability.md B3): the document's `text` is a list.
+        raise InvalidInput("each binding's text is a list of texts", field=field)
+    for index, item in enumerate(texts):
         content = item.get("content") if isinstance(item, dict) else item
         SubElement(parent, "text", id=str(index + 1)).text = str(content)
 
@@ -203,12 +211,15 @@ def _visual_xml(root_name: str, document: dict[str, Any], field: str) -> str:
     if launch is not None:
         root.set("launch", launch if isinstance(launch, str) else json.dumps(launch))
     visual = SubElement(root, "visual")
-    bindings = (document.get("visual") or {}).get("binding")
+    given = document.get("visual") or {}
+    if not isinstance(given, dict):  # a list or a string here was an AttributeError (a 500)
+        raise InvalidInput("visual must be an object with its binding", field=field)
+    bindings = given.get("binding")
     for binding in bindings if isinstance(bindings, list) else [bindings]:
         if not isinstance(binding, dict) or not isinstance(binding.get("template"), str):
             raise InvalidInput("each binding needs its template", field=field)
         element = SubElement(visual, "binding", template=binding["template"])
-        _texts(element, binding)
+        _texts(element, binding, field)
     return tostring(root, encoding="unicode")
 
 

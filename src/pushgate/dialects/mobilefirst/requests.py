@@ -114,9 +114,14 @@ async def read_json(request: Request) -> Any:
     raw = await request.body()
     try:
         document = json.loads(raw)
+        # Both recurse: the parser past ~990 levels, find_unstorable (two frames a level)
+        # past a few hundred. A RecursionError was a 500 (fuzzing, reliability.md B3/B4).
+        unstorable = find_unstorable(document)
     except (ValueError, UnicodeDecodeError):
         raise Keyed("invalid_json", "the body is not valid JSON", field="body") from None
-    if find_unstorable(document):
+    except RecursionError:
+        raise Keyed("invalid_json", "the body is nested too deep", field="body") from None
+    if unstorable:
         raise InvalidInput(UNSTORABLE_MESSAGE, field="body")
     return document
 

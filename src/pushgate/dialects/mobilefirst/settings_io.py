@@ -92,7 +92,7 @@ def _from_p12(raw: bytes, password: str | None) -> tuple[str, str, str | None]:
         key, cert, _ = pkcs12.load_key_and_certificates(
             raw, password.encode() if password else None
         )
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # see _from_pem
         raise InvalidInput(
             "is not a PKCS#12 (.p12) certificate, or the password is wrong", field="certificate"
         ) from None
@@ -110,7 +110,9 @@ def _from_pem(text: str, body: ApnsConfIn, topic: str | None) -> JsonObject:
     """A PEM certificate with its PEM private key in `key` (and its password, if any)."""
     try:
         uid = _uid(x509.load_pem_x509_certificate(text.encode()))
-    except ValueError:
+    # InvalidVersion is no ValueError: a certificate whose version is not 1 or 3 was a 500
+    # (found by fuzzing, reliability.md B3).
+    except (ValueError, x509.InvalidVersion):
         raise InvalidInput("is not a PEM X.509 certificate", field="certificate") from None
     if not body.key:
         raise MissingField("a PEM certificate needs its private key in key", field="key")

@@ -14,7 +14,7 @@ import json
 import re
 from enum import StrEnum
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError  # types only; defusedxml parses
+from xml.etree.ElementTree import Element, ParseError  # types only; defusedxml parses  # nosec B405
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse

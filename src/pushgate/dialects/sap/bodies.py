@@ -8,7 +8,7 @@ from typing import TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from pushgate.domain.text import UNSTORABLE_MESSAGE, find_unstorable
+from pushgate.domain.text import UNSTORABLE_MESSAGE, find_unstorable, shown_name
 from pushgate.errors import InvalidInput, MissingField, UnsupportedMediaType
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -35,19 +35,26 @@ async def read_json(request: Request) -> object:
         raise InvalidInput(
             "the body is not valid JSON (UTF-8, not nested too deep)", field="body"
         ) from None
-    if find_unstorable(data):
+    try:
+        unstorable = find_unstorable(data)
+    except RecursionError:
+        # find_unstorable takes two frames a level: a body the parser took (up to ~990 deep)
+        # can still be too deep for it; it was a 500 (fuzzing, reliability.md B3/B4).
+        raise InvalidInput("the body is nested too deep", field="body") from None
+    if unstorable:
         raise InvalidInput(f"text in the body {UNSTORABLE_MESSAGE}", field="body")
     return data
 
 
 def field_name(location: tuple[int | str, ...]) -> str:
-    """users[0].formFactor: the body's own names, as the client wrote them."""
+    """users[0].formFactor: the body's own names, as the client wrote them (a key longer than
+    any field's is described, not echoed: reliability.md B6)."""
     text = ""
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else part
+            text += f".{shown_name(part)}" if text else shown_name(part)
     return text or "body"
 
 

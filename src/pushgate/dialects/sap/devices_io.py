@@ -78,7 +78,8 @@ def token_of(
         subscription = json.loads(push_token)
         endpoint, keys = subscription["endpoint"], subscription.get("keys") or {}
         p256dh, auth = keys.get("p256dh"), keys.get("auth")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    # RecursionError: '{"a":[[[[...' nested deeper than the parser goes (was a 500; B3).
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise InvalidInput(
             "must be a serialized PushSubscription {endpoint, keys: {p256dh, auth}}",
             field="pushToken",

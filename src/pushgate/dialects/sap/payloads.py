@@ -24,6 +24,7 @@ from pushgate.domain.payload import (
     expiry,
     parse_priority,
 )
+from pushgate.domain.text import shown_name
 from pushgate.errors import InvalidInput
 
 _NESTED = ("apns", "gcm")
@@ -41,6 +42,8 @@ def _object(value: object, field: str) -> dict[str, Any]:
         parsed = json.loads(value)
     except ValueError as exc:
         raise InvalidInput(f"is not a serialized JSON object: {exc}", field=field) from None
+    except RecursionError:  # "[[[[..." within the 2000 characters: was a 500 (reliability B3)
+        raise InvalidInput("is a serialized JSON value nested too deep", field=field) from None
     if not isinstance(parsed, dict):
         raise InvalidInput("must be a serialized JSON object (a key/value map)", field=field)
     return parsed
@@ -179,7 +182,7 @@ def localized_message(
                 body.notification,
                 body.notifications.get(locale),
             ),
-            f"{field}.notifications.{locale}",
+            f"{field}.notifications.{shown_name(locale)}",  # the caller's key: not echoed
         )
         for locale in locales
     }

@@ -45,15 +45,15 @@ _UPDATE_QUEUED = (
     "updated_at = excluded.updated_at WHERE deliveries.status = 0"
 )
 _SQLITE_UPSERT = (
-    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "  # noqa: S608 - our constants
+    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "  # noqa: S608 - our constants  # nosec B608
     + _UPDATE_QUEUED
 )
 _SQLITE_INSERT = (
-    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
+    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608 - our constants  # nosec B608
 )
 _PG_TYPES = ("text", "text", "int2", "int2", "int2", "text", "text", "text") + ("timestamptz",) * 2
 _PG_UPSERT = (
-    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
+    f"INSERT INTO deliveries ({', '.join(COLUMNS)}) SELECT * FROM unnest("  # noqa: S608 - our constants  # nosec B608
     + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_PG_TYPES))
     + ") "
     + _UPDATE_QUEUED
