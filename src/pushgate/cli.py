@@ -177,8 +177,6 @@ def serve(
         access_log=False,
         proxy_headers=False,
         server_header=False,
-        # httptools with a bound on the request head (431 past 32 KiB; uvicorn's own has none).
-        http=BoundedHttpToolsProtocol,
         # Requests in flight at SIGTERM may finish within the grace (app.py gives delivery
         # the same one, from the same signal); then their connections are cut.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
@@ -187,7 +185,9 @@ def serve(
         # and imported this module (spawn); on a busy 2-core machine that took over uvicorn's
         # default 5 s, and workers were killed and respawned in a loop, never serving.
         timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
-        **tls.kwargs,
+        # httptools with a bound on the request head (431 past 32 KiB; uvicorn's own has
+        # none); TLS names its subclass, which adds the client certificate to the scope.
+        **{"http": BoundedHttpToolsProtocol, **tls.kwargs},
     )
 
 

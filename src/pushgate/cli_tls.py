@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 from pushgate.config import Settings
+from pushgate.http.protocol import BoundedHttpToolsProtocol
 
 PROTOCOL = "pushgate.cli_tls:ClientCertHttpToolsProtocol"
 
@@ -39,8 +38,9 @@ def tls_extension(transport: asyncio.BaseTransport) -> dict[str, Any] | None:
     }
 
 
-class ClientCertHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with the TLS extension in each request's scope."""
+class ClientCertHttpToolsProtocol(BoundedHttpToolsProtocol):
+    """pushgate's httptools protocol (the bounded request head), with the TLS extension in
+    each request's scope."""
 
     _tls: dict[str, Any] | None = None
 

@@ -134,8 +134,8 @@ class Database:
             OSError,
             sqlite3.OperationalError,
             asyncpg.PostgresConnectionError,
-            asyncpg.CannotConnectNowError,
-            asyncpg.DiskFullError,
+            asyncpg.InsufficientResourcesError,  # too many connections; disk full
+            asyncpg.OperatorInterventionError,  # shutting down, cannot connect now
         ) as exc:
             if _is_full(exc):  # its group's transaction was rolled back whole
                 raise StorageFull(_FULL) from exc
@@ -168,10 +168,21 @@ def _is_full(exc: BaseException) -> bool:
     return bool(getattr(orig, "sqlstate", None) == _POSTGRES_DISK_FULL)
 
 
+# SQLSTATE classes that mean "try later": 08 connection exception, 53 insufficient resources
+# (too many connections, out of memory), 57 operator intervention (shutting down, cannot
+# connect now). Seen under load: "sorry, too many clients already" was a 500.
+_RETRY_LATER_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+
 def _is_unavailable(exc: DBAPIError) -> bool:
     # Connection loss and "database is locked"/"disk full" mean "try later"; constraint and
     # syntax errors are bugs or conflicts and must surface as they are.
-    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    return (
+        bool(exc.connection_invalidated)
+        or isinstance(exc, OperationalError)
+        or sqlstate[:2] in _RETRY_LATER_SQLSTATE_CLASSES
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine, max_pages: int | None) -> None:

@@ -268,7 +268,11 @@ async def test_json_nested_past_the_parser_is_400_and_deep_json_never_a_500(
                 answer = await _send(client, door, door.encode(door.deep(nest(depth))))
                 figures.append(f"{door.name} a value {depth} deep: {answer.status_code}")
                 native = door.path.startswith("/v1/")
-                if answer.status_code >= 500 or (native and answer.status_code != 422):
+                # 900 levels may pass the JSON parser's own recursion bound, which depends on
+                # the stack already in use (a coverage tracer, pytest-xdist): then the parser
+                # refuses the body (400) before validation would (422). Either, never a 500.
+                expected = {422, 400} if depth == 900 else {422}
+                if answer.status_code >= 500 or (native and answer.status_code not in expected):
                     problems.append(
                         f"{door.name} {depth} deep: {answer.status_code} {answer.text[:200]}"
                     )
