@@ -1,12 +1,20 @@
 """Fan-out throughput: N registrations subscribed to one topic, one send, until all are SENT.
 
-Usage: uv run python bench/fanout.py [--registrations 100000] [--million]
-       [--only sqlite|postgres] [--provider recording]
+Usage: uv run python bench/fanout.py [--registrations 100000 | --audience 200000] [--million]
+       [--only sqlite|postgres] [--apns fake|node|nginx] [--rss-cap-mb 256]
 
 Measures the engine itself with the in-process recording provider (no network): the time
 from accepting the notification until every delivery is recorded SENT, deliveries/s, and
 the process's peak RSS. Seeding goes straight to the database and is not measured. Writes
 bench/results/fanout.json.
+
+Worker memory (reliability.md L4, "fan-out of 200k to one topic: worker RSS under a stated
+cap"): the worker runs in this process, whose resident set (VmRSS) is sampled every 50 ms
+while the fan-out runs; its peak must stay under --rss-cap-mb, 256 MB by default. Why 256:
+fan-out reads keyset pages of 1,000 registrations and keeps at most `batches_in_flight` of
+them per worker, so the worker's memory must not grow with the audience; this whole
+process held ~136 MB for 100k and for 1M (results above), so 256 MB leaves ~120 MB of
+headroom and is still far below what per-registration state for 200k would take.
 """
 
 from __future__ import annotations
@@ -65,6 +73,14 @@ SEED_CHUNK = 20_000
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mb() -> float:
+    """This process's resident set now (VmRSS), not its lifetime peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 async def _seed(db: Database, count: int) -> tuple[int, int]:
@@ -236,6 +252,7 @@ async def _run(
     worker = Worker(runtime.engine)
     task = asyncio.create_task(worker.run())
     rss_before = _rss_mb()
+    rss_now_before = rss_peak = _current_rss_mb()
     now = datetime.now(UTC)
     request = NotificationRequest(
         Target(TargetKind.TOPICS, topics=("all",)),
@@ -260,6 +277,7 @@ async def _run(
             break
         if single_ms is None and found.counts.sent >= count // 3:
             single_ms = await _single_device_ms(runtime, app_id)
+        rss_peak = max(rss_peak, _current_rss_mb())
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     if profiler is not None:
@@ -284,6 +302,8 @@ async def _run(
         "single_device_during_fanout_ms": round(single_ms, 1) if single_ms else None,
         "peak_rss_mb": round(_rss_mb(), 1),
         "rss_before_send_mb": round(rss_before, 1),
+        "rss_at_send_mb": round(rss_now_before, 1),
+        "rss_peak_during_fanout_mb": round(rss_peak, 1),
     }
     print(json.dumps(result, indent=2))
     assert counts["SENT"] == count, counts
@@ -308,13 +328,16 @@ async def _sqlite(count: int, providers: Providers) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registrations", type=int, default=100_000)
+    parser.add_argument("--registrations", "--audience", type=int, default=100_000)
     parser.add_argument("--million", action="store_true", help="1,000,000 registrations")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument(
         "--apns",
         choices=["fake", "node", "nginx"],
         help="deliver through the real APNs adapter to this server instead of the recorder",
+    )
+    parser.add_argument(
+        "--rss-cap-mb", type=float, default=256.0, help="cap on the worker's RSS [256]"
     )
     args = parser.parse_args()
     count = 1_000_000 if args.million else args.registrations
@@ -328,6 +351,13 @@ def main() -> None:
                 results.append(asyncio.run(run(count, p)))
         else:
             results.append(asyncio.run(run(count, recording_providers())))
+        peak = results[-1]["rss_peak_during_fanout_mb"]
+        results[-1] |= {"rss_cap_mb": args.rss_cap_mb, "rss_under_cap": peak <= args.rss_cap_mb,
+                        "load_average_1m": round(os.getloadavg()[0], 2)}  # fmt: skip
+        verdict = "under the cap" if peak <= args.rss_cap_mb else "OVER THE CAP"
+        print(
+            f"worker RSS peak during the fan-out {peak} MB, cap {args.rss_cap_mb:g} MB: {verdict}"
+        )
     previous: list[dict[str, Any]] = []
     if RESULTS.exists():
         previous = json.loads(RESULTS.read_text()).get("results", [])
