@@ -261,10 +261,10 @@ async def sampler(load: Load, db: asyncpg.Connection, pids: dict[str, int], ever
             sample["rss_mb"][name], sample["cpu_s"][name] = round(rss, 1), round(cpu, 1)
         last_done = done
         samples.append(sample)
-        rss = " ".join(f"{n} {v:.0f}" for n, v in sample["rss_mb"].items())
+        rss_mb = " ".join(f"{n} {v:.0f}" for n, v in sample["rss_mb"].items())
         print(f"[{sample['t_s']:>6.0f} s] {sample['requests_per_s']:>6} req/s  in flight "
               f"{load.in_flight:>3}  errors {sample['errors']}  jobs {sample['jobs']}  retries "
-              f"{sample['retries_waiting']}  open {sample['notifications_open']}  RSS MB: {rss}",
+              f"{sample['retries_waiting']}  open {sample['notifications_open']}  RSS MB: {rss_mb}",
               flush=True)  # fmt: skip
 
 
