@@ -84,7 +84,7 @@ class AdapterPool:
         kind = self._registry.kind(provider)
         if kind is None:
             entry = _Entry(None, None, now, Unavailable(f"no {provider} adapter in this build"))
-            return self._replace(key, old, entry)
+            return self._replace(key, entry)
         credential = await self._credential(app_id, provider)
         version = credential.version if credential else None
         if old is not None and old.version == version and old.provider is not None:
@@ -94,14 +94,19 @@ class AdapterPool:
             entry = _Entry(None, None, now, Unavailable(f"no {provider} credentials for this app"))
         else:
             entry = _Entry(kind.build(credential, self._registry.options), version, now)
-        return self._replace(key, old, entry)
+        return self._replace(key, entry)
 
-    def _replace(self, key: tuple[int, str], old: _Entry | None, new: _Entry) -> _Entry:
+    def _replace(self, key: tuple[int, str], new: _Entry) -> _Entry:
+        # What the pool holds now, not what this refresh started from: two refreshes of one
+        # key (two lanes asking at once) both await the database, and the second used to drop
+        # the first's adapter unclosed (its connections leaked until garbage collection).
+        current = self._entries.get(key)
         self._entries[key] = new
-        if old is not None and old.provider is not None and old.provider is not new.provider:
-            self._retired.append((old.provider, new.checked_at))
+        replaced = current is not None and current.provider is not new.provider
+        if current is not None and current.provider is not None and replaced:
+            self._retired.append((current.provider, new.checked_at))
             PROVIDER_ADAPTERS.labels(key[1]).dec()
-        if new.provider is not None and (old is None or old.provider is not new.provider):
+        if new.provider is not None and (current is None or replaced):
             PROVIDER_ADAPTERS.labels(key[1]).inc()
         return new
 
