@@ -12,17 +12,17 @@ import pytest
 from pushgate.delivery.adapters import AdapterPool
 from pushgate.providers.base import Provider, ProviderCredential, ProviderOptions
 from pushgate.providers.kinds import ProviderRegistry
-from pushgate.providers.recording import RecordingProvider, Recorder, recording_kinds
+from pushgate.providers.recording import Recorder, RecordingProvider, recording_kinds
 from pushgate.store.engine import Database
 
 pytestmark = pytest.mark.anyio
 
 
 class Counted(RecordingProvider):
-    closed = 0
+    closes = 0  # of every Counted adapter
 
     async def aclose(self) -> None:
-        Counted.closed += 1
+        Counted.closes += 1
         await super().aclose()
 
 
@@ -38,11 +38,11 @@ async def test_concurrent_refreshes_leave_no_adapter_unclosed(database: Database
     kinds = recording_kinds(recorder)
     kinds["fcm"] = replace(kinds["fcm"], build=build)
     pool = AdapterPool(ProviderRegistry(kinds, ProviderOptions()), database, lambda _s: {})
-    Counted.closed = 0
+    Counted.closes = 0
     got = await asyncio.gather(*(pool.get(1, "fcm") for _ in range(4)))
     assert all(isinstance(p, Counted) for p in got)
     await pool.aclose()
     current = await pool.get(1, "fcm")
     # Every adapter built but the one the pool holds now was closed by aclose.
-    assert Counted.closed == len(built) - 1, (Counted.closed, len(built))
+    assert Counted.closes == len(built) - 1, (Counted.closes, len(built))
     assert current in built
