@@ -15,7 +15,7 @@ from pushgate.fakes.apns import FakeApns
 from pushgate.fakes.inbox import Inbox
 from pushgate.fakes.tls import FakeCertificates
 from pushgate.providers.apns import ApnsProvider
-from pushgate.providers.apns_auth import ProviderTokens
+from pushgate.providers.apns_auth import ProviderTokens, period_start_of
 from pushgate.providers.base import ProviderOptions
 from tests.integration.providers.apns_setup import (
     KEY_ID,
@@ -42,6 +42,14 @@ class SkewedClock:
 
     def __call__(self) -> float:
         return self.base() + self.offset_s
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The start of a token period, so that the first token is dated now (apns_auth.py)."""
+    started = Clock()
+    started.now = float(period_start_of(started.now))
+    return started
 
 
 @pytest.fixture
@@ -140,7 +148,7 @@ async def test_our_token_verifies_with_pyjwt(
     token = line.removeprefix("authorization: bearer ")
     claims = jwt.decode(token, apns_key.public_key(), algorithms=["ES256"])
     assert claims == {"iss": TEAM_ID, "iat": int(clock.now)}
-    assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": KEY_ID, "typ": "JWT"}
+    assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": KEY_ID}  # as Apple shows it
 
 
 async def test_certificate_auth_needs_no_token(

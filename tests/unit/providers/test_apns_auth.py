@@ -1,14 +1,21 @@
-"""APNs provider tokens: reuse, renewal at 45 minutes, no renewal within 20 (pure, clock moved)."""
+"""APNs provider tokens: reuse, renewal every 45 minutes, no renewal within 20, the same token
+in every process (pure, clock moved)."""
 
 from __future__ import annotations
 
 import time
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushgate.providers.apns_auth import ProviderToken, ProviderTokens
+from pushgate.providers.apns_auth import (
+    RENEW_AFTER_S,
+    ProviderToken,
+    ProviderTokens,
+    period_start_of,
+)
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 PEM = KEY.private_bytes(
@@ -18,7 +25,9 @@ PEM = KEY.private_bytes(
 
 class Clock:
     def __init__(self) -> None:
-        self.now = float(int(time.time()))  # PyJWT refuses an iat in its future
+        # The start of a token period, so the first token is dated now; PyJWT refuses an iat
+        # in its future.
+        self.now = float(period_start_of(time.time()))
 
     def __call__(self) -> float:
         return self.now
@@ -26,7 +35,10 @@ class Clock:
 
 def claims(line: str) -> dict[str, object]:
     token = line.removeprefix("authorization: bearer ")
-    decoded: dict[str, object] = jwt.decode(token, KEY.public_key(), algorithms=["ES256"])
+    # The tests' clock runs ahead of the real one: PyJWT would take the iat as in its future.
+    decoded: dict[str, object] = jwt.decode(
+        token, KEY.public_key(), algorithms=["ES256"], options={"verify_iat": False}
+    )
     return decoded
 
 
@@ -42,6 +54,47 @@ def test_token_is_reused_until_45_minutes_then_renewed() -> None:
     assert renewed != first
     assert token.signed == 2
     assert token.issued_at == int(clock.now)
+
+
+def test_processes_holding_one_key_sign_the_same_token_without_talking() -> None:
+    # The API process and each worker have a ProviderToken of their own, started at different
+    # times: within one period they present byte-identical tokens, so APNs sees one update.
+    clock = Clock()
+    first_process = ProviderToken("KEY1234567", "TEAM123456", PEM, clock)
+    early = first_process.header()
+    clock.now += 30 * 60
+    second_process = ProviderToken("KEY1234567", "TEAM123456", PEM, clock)
+    assert second_process.header() == early
+    assert claims(early)["iat"] == int(clock.now) - 30 * 60
+    clock.now += 15 * 60  # the next period: both renew, to the same new token
+    renewed = first_process.header()
+    assert renewed != early
+    assert second_process.header() == renewed
+    assert claims(renewed)["iat"] == int(clock.now)
+
+
+def test_a_token_is_never_older_than_the_period() -> None:
+    clock = Clock()
+    token = ProviderToken("KEY1234567", "TEAM123456", PEM, clock)
+    for _ in range(200):
+        clock.now += 61.7
+        token.header()
+        assert token.issued_at is not None
+        assert 0 <= clock.now - token.issued_at < RENEW_AFTER_S
+
+
+def test_a_key_on_another_curve_is_refused() -> None:
+    p384 = (
+        ec.generate_private_key(ec.SECP384R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    with pytest.raises(ValueError, match="P-256"):
+        ProviderToken("KEY1234567", "TEAM123456", p384, Clock())
 
 
 def test_expired_answer_renews_only_after_20_minutes() -> None:
