@@ -27,8 +27,9 @@ requests/s at a load average of 2-3 (p99 < 1 s, no errors) but not at 4-5 (clien
 and collapsed at 30/s (p50 > 10 s) with one HTTP process or two; 15/s leaves that margin.
 In serve, an inline single-device send cost ~35 ms of CPU, a topic send's accept ~10 ms, a
 status read ~4 ms, a registration ~1.7 ms (registrations alone: 360/s). --platforms fcm,webpush
-leaves APNs out (with serve and two workers, three processes sign APNs provider tokens for one
-key, and the fake APNs refuses a third token within 20 minutes: TooManyProviderTokenUpdates).
+leaves APNs out. (Before serve and the workers signed the same APNs provider token, three
+processes made three tokens for one key and the fake refused the third within 20 minutes:
+TooManyProviderTokenUpdates; providers/apns_auth.py.)
 
 Memory criterion ("no growth"): per process, the mean RSS of the last third of the samples
 <= the first third's x 1.10 + 20 MB; the first 10 % of the run is warm-up and left out.

@@ -139,6 +139,32 @@ async def test_adapters_of_one_key_share_one_token(
     assert first.token.signed == 1
 
 
+async def test_processes_of_one_key_are_one_token_to_apns_across_renewals(
+    fake_apns: FakeApns,
+    apns_key: ec.EllipticCurvePrivateKey,
+    clock: Clock,
+    provider_options: ProviderOptions,
+) -> None:
+    # Five "processes" (each its own ProviderTokens, as serve and each worker have) sending for
+    # one key for three hours: APNs sees one token per 45-minute period and never refuses one.
+    credential = token_credential(apns_key, fake_apns.url)
+    processes = [
+        ApnsProvider(credential, provider_options, clock=clock, tokens=ProviderTokens(clock))
+        for _ in range(5)
+    ]
+    outcomes: list[Outcome] = []
+    try:
+        for minute in range(0, 180, 7):
+            for index, process in enumerate(processes):
+                outcomes.append(await send_one(process, clock, prefix=f"{minute:03d}{index}"))
+            clock.advance(7 * MINUTE)
+    finally:
+        for process in processes:
+            await process.aclose()
+    assert set(outcomes) == {Outcome.SENT}
+    assert fake_apns.verifier.tokens_seen == 4  # periods starting at 0, 45, 90, 135 minutes
+
+
 async def test_our_token_verifies_with_pyjwt(
     adapter: ApnsProvider, apns_key: ec.EllipticCurvePrivateKey, clock: Clock
 ) -> None:
