@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import structlog
+
 from pushgate.delivery.adapters import AdapterPool, FallbackCredential
 from pushgate.delivery.batches import BatchDone, BatchRunner
 from pushgate.delivery.fanout import Planner
@@ -30,6 +32,7 @@ from pushgate.store.engine import Database
 from pushgate.store.uow import unit_of_work
 
 T = TypeVar("T")
+_log = structlog.get_logger("pushgate.delivery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class DeliveryEngine:
         self.clock = clock
         self._background: set[asyncio.Task[Any]] = set()
         self._in_hand: dict[object, Job] = {}  # per run_job call: the job it holds now
+        self._lease_keeper: asyncio.Task[None] | None = None
         cache = PreparedCache()
         self.adapters = AdapterPool(registry, db, open_secret, fallback=fallback_credentials)
         self.limiter = limiter or LocalLimiter()
@@ -108,6 +112,7 @@ class DeliveryEngine:
         in_hand = job
         slot = object()
         self._in_hand[slot] = job
+        self._keep_leases()
         try:
             if job.kind is JobKind.BATCH:
                 done = await self.batches.run(job)
@@ -134,6 +139,31 @@ class DeliveryEngine:
         renewed while they are (Worker)."""
         return list(self._in_hand.values())
 
+    def _keep_leases(self) -> None:
+        """Start the lease keeper of this process, once: the first job taken in hand does, in
+        a worker as in an API-only process's inline sends (PUSHGATE_WORKER=false), which
+        otherwise nothing would renew."""
+        if self._lease_keeper is None or self._lease_keeper.done():
+            self._lease_keeper = asyncio.get_running_loop().create_task(
+                self._renew_leases(), name="pushgate-leases"
+            )
+
+    async def _renew_leases(self) -> None:
+        """Every third of lease_s: renew the leases of the jobs in hand (else a lease shorter
+        than an attempt lets another worker take a batch over mid-send and send it twice at
+        once, reliability.md F10), and close the adapters retired long enough ago."""
+        while True:
+            await asyncio.sleep(self.config.lease_s / 3)
+            try:
+                held = self.jobs_in_hand()
+                if held:
+                    await self.queue.extend(held)
+                await self.adapters.close_retired(older_than_s=self.config.send_timeout_s * 3)
+            except StorageUnavailable:
+                pass  # the next round tries again; a lease may run out meanwhile (at-least-once)
+            except Exception:
+                _log.exception("lease renewal failed")
+
     def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run work that must outlive its request (inline delivery past the deadline)."""
         task = asyncio.get_running_loop().create_task(work)
@@ -158,6 +188,9 @@ class DeliveryEngine:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._lease_keeper is not None:
+            self._lease_keeper.cancel()
+            await asyncio.gather(self._lease_keeper, return_exceptions=True)
         await self.adapters.aclose()
         await self.limiter.aclose()
         await self.queue.aclose()

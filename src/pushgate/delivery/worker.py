@@ -1,4 +1,4 @@
-"""The worker: claim loops per lane, due retries, lease renewal, graceful stop.
+"""The worker: claim loops per lane, due retries, graceful stop (leases: engine.py).
 
 `pushgate serve` runs one in-process; `pushgate worker` runs one alone; any number may run
 against one PostgreSQL. Lanes have their own concurrency, so a one-device notification
@@ -8,8 +8,6 @@ never waits for a broadcast's batches to free a slot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from datetime import timedelta
 
 import structlog
 
@@ -48,7 +46,6 @@ class Worker:
             for lane, n in concurrency.items()
         ]
         self._loops.append(asyncio.create_task(self._retries(), name="pushgate-retries"))
-        self._loops.append(asyncio.create_task(self._renew_leases(), name="pushgate-leases"))
         if self._engine.queue.needs_sweep:
             self._loops.append(asyncio.create_task(self._sweep(), name="pushgate-sweep"))
         await self._stopping.wait()
@@ -147,13 +144,3 @@ class Worker:
                 pass
             except Exception:
                 _log.exception("recovery sweep failed")
-
-    async def _renew_leases(self) -> None:
-        period = self._config.lease_s / 3
-        while not self._stopping.is_set():
-            await asyncio.sleep(period)
-            with contextlib.suppress(StorageUnavailable):
-                await self._engine.queue.extend(self._engine.jobs_in_hand())
-            await self._engine.adapters.close_retired(
-                older_than_s=(timedelta(seconds=self._config.send_timeout_s) * 3).total_seconds()
-            )
