@@ -100,6 +100,7 @@ class ApnsConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.streams.clear()
+        self.transport = None  # answers still due (delayed ones) are dropped, not written
         self.fake.connection_gone(self)
 
     def data_received(self, data: bytes) -> None:
@@ -182,6 +183,8 @@ class ApnsConnection(asyncio.Protocol):
                 self.h2.send_data(stream_id, body, end_stream=True)
         except StreamClosedError:
             return False
+        except ProtocolError:
+            return False  # the whole connection is closed (the client's GOAWAY): nothing is sent
         if self.last_stream_id is not None and not self.streams:
             self.flush()
             self.close()

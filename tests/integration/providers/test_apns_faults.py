@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from h2.config import H2Configuration
+from h2.connection import H2Connection
 
 from pushgate.domain.statuses import Outcome
 from pushgate.fakes.apns import FakeApns
 from pushgate.fakes.inbox import Inbox
+from pushgate.fakes.tls import FakeCertificates
 from pushgate.providers.apns import ApnsProvider
 from pushgate.providers.base import ProviderOptions, SendResult
 from tests.integration.providers.apns_setup import (
@@ -157,3 +161,37 @@ async def test_several_connections_when_one_is_saturated(
     # Before a new connection's SETTINGS arrive libcurl may open up to its own cap (100)
     # streams; the fake refuses the excess like nghttp2 servers do (REFUSED_STREAM), and
     # libcurl resends those on a fresh connection: more connections over time, none lost.
+
+
+async def test_a_client_closing_with_requests_unanswered_leaves_the_fake_serving(
+    provider: ApnsProvider, fake_apns: FakeApns, certs: FakeCertificates, clock: Clock
+) -> None:
+    # h2load ends a run like this: the last requests and a GOAWAY in one write, then the
+    # socket closes. The fake answered streams of a connection h2 had closed: a ProtocolError
+    # ("Fatal error on SSL protocol") per connection, and writes to the dead socket.
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        context = certs.client_context()
+        context.set_alpn_protocols(["h2"])
+        host, port = urlsplit(fake_apns.url).hostname, urlsplit(fake_apns.url).port
+        _, writer = await asyncio.open_connection(host, port, ssl=context)
+        client = H2Connection(H2Configuration(client_side=True))
+        client.initiate_connection()
+        for stream_id in range(1, 41, 2):
+            client.send_headers(stream_id, [(":method", "POST"), (":scheme", "https"),
+                (":authority", "api.push.apple.com"), (":path", f"/3/device/{'ab' * 32}")],
+                end_stream=True)  # fmt: skip
+        client.close_connection()
+        writer.write(client.data_to_send())
+        await writer.drain()
+        writer.close()
+        await wait_until(lambda: not fake_apns.connections)
+        # The fake still serves: a real send on a new connection.
+        results = await provider.send(batch(hex_tokens(1), alert_push(clock)))
+    finally:
+        loop.set_exception_handler(previous)
+    assert [r.outcome for r in results] == [Outcome.SENT]
+    assert errors == []
