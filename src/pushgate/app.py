@@ -39,6 +39,7 @@ from pushgate.http.deps import Runtime
 from pushgate.http.errors import install_error_handlers
 from pushgate.http.limits import BodyLimitMiddleware
 from pushgate.http.metrics import MetricsListener, MetricsMiddleware, scrape
+from pushgate.http.openapi import document_security
 from pushgate.http.rate_limits import (
     CallerBuckets,
     RedisCallerBuckets,
@@ -289,7 +290,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     # The admin console (/console): HTML pages, left out of the OpenAPI document.
     for router in CONSOLE_ROUTERS:
         app.include_router(router)
-    _document_security(app)
+    document_security(app, PREFIX)
     return app
 
 
@@ -337,48 +338,6 @@ def _metrics_listener(settings: Settings, engine: DeliveryEngine) -> MetricsList
     if settings.metrics_port is None:
         return None
     return MetricsListener(settings.metrics_port, lambda: scrape(engine))
-
-
-def _document_security(app: FastAPI) -> None:
-    """Declare the accepted credentials in OpenAPI (parsing them is http/deps.py's job).
-
-    Declared here once instead of as per-route security dependencies, which FastAPI would
-    run on every request only to feed the documentation.
-    """
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            "Bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "An API key or an access token from /v1/oauth/token",
-            },
-            "Basic": {"type": "http", "scheme": "basic", "description": "alias:key"},
-        }
-        for path, operations in schema.get("paths", {}).items():
-            for operation in operations.values():
-                if path.startswith(PREFIX + "/apps"):
-                    operation["security"] = [{"ApiKey": []}, {"Bearer": []}, {"Basic": []}]
-                _document_rate_limit(operation.setdefault("responses", {}))
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _document_rate_limit(responses: dict[str, Any]) -> None:
-    """Every API operation may answer 429 (http/rate_limits.py): the native routers, SAP,
-    ServiceNow and Discord describe it with their error body, the others get it here."""
-    if "429" not in responses and "4XX" not in responses:
-        responses["429"] = {
-            "description": "Over the caller's request rate, or too many failed sign-ins from "
-            "this address; retry after Retry-After seconds"
-        }
 
 
 def app_factory() -> FastAPI:
