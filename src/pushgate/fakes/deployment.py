@@ -129,20 +129,12 @@ class FakeDeployment:
         path.write_text(json.dumps(self.describe(), indent=2) + "\n")
 
     def _make_credentials(self) -> dict[str, dict[str, Any]]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        self.apns.add_key(APNS_KEY_ID, APNS_TEAM_ID, key.public_key())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
         wns_secret = "fake-" + secrets.token_urlsafe(16)
         self.wns.register_client(WNS_CLIENT, wns_secret)
         sms_token = "fake-" + secrets.token_urlsafe(16)
         self.sms.register_account(SMS_ACCOUNT, sms_token)
         return {
-            "apns": {"key_id": APNS_KEY_ID, "team_id": APNS_TEAM_ID, "key": pem,
-                     "topic": APNS_TOPIC},
+            "apns": apns_credential(self.apns),
             "fcm": {"service_account": self.fcm.service_account(FCM_PROJECT)},
             "webpush": {"subject": "mailto:fakes@pushgate.dev", "generate": True},
             "wns": {"client_id": WNS_CLIENT, "client_secret": wns_secret},
@@ -167,3 +159,15 @@ class FakeDeployment:
                 "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
             },
         )
+
+
+def apns_credential(apns: FakeApns) -> dict[str, Any]:
+    """A new token-auth key the fake APNs trusts, as an APNs credential's fields."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    apns.add_key(APNS_KEY_ID, APNS_TEAM_ID, key.public_key())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {"key_id": APNS_KEY_ID, "team_id": APNS_TEAM_ID, "key": pem, "topic": APNS_TOPIC}

@@ -25,15 +25,13 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushgate.app import build_runtime
 from pushgate.delivery.engine import DeliveryConfig
 from pushgate.domain.statuses import Outcome, ResultCode
 from pushgate.fakes.apns import FakeApns
 from pushgate.fakes.behaviour import ServerPlan, TokenBehaviour
-from pushgate.fakes.deployment import APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, FCM_PROJECT
+from pushgate.fakes.deployment import APNS_TOPIC, FCM_PROJECT, apns_credential
 from pushgate.fakes.fcm import FakeFcm
 from pushgate.fakes.inbox import Inbox, Received
 from pushgate.fakes.tls import FakeCertificates
@@ -188,20 +186,8 @@ class Fakes:
 
     def credentials(self) -> dict[str, dict[str, Any]]:
         """What an app without credentials of its own sends with (fake-provider mode)."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        self.apns.add_key(APNS_KEY_ID, APNS_TEAM_ID, key.public_key())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
         found: dict[str, dict[str, Any]] = {
-            "apns": {
-                "key_id": APNS_KEY_ID,
-                "team_id": APNS_TEAM_ID,
-                "key": pem,
-                "topic": APNS_TOPIC,
-            },
+            "apns": apns_credential(self.apns),
             "webpush": {"subject": "mailto:fakes@pushgate.dev", "generate": True},
         }
         if self.fcm is not None:
