@@ -12,7 +12,9 @@ connection, one client thread, to:
   endpoint);
 - the fake Web Push service (fakes/webpush.py: hypercorn, HTTP/2 over TLS; an aes128gcm body
   it decrypts for every request, and a VAPID authorization);
-- bench/apns_responder.js (Node's http2), the faster APNs stand-in the benches also use.
+- bench/apns_responder.js (Node's http2), the faster APNs stand-in the benches also use;
+- nginx (one worker, bench/servers.py), which checks nothing: the ceiling of an HTTP/2
+  responder on this machine, to tell what any fake could reach here.
 Targets: APNs 35,000 deliveries/s (bench/providers.py, docs/decisions.md). FCM and Web Push
 have no stated target, so theirs is the best rate pushgate's adapter reached in
 bench/results/providers.json (what pushgate can ask of the fake). Prints, per server, the
@@ -128,8 +130,9 @@ def fake_process(kind: str, workdir: Path) -> Iterator[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def apns_servers(workdir: Path, node: bool) -> Iterator[tuple[str, list[str]]]:
-    """The fake APNs (or the Node responder) and the headers of a request it accepts."""
+def apns_servers(workdir: Path, node: bool, fake: bool = True) -> Iterator[tuple[str, list[str]]]:
+    """The fake APNs (or the Node responder, or nginx when not `fake`) and the headers of a
+    request it accepts."""
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -143,6 +146,12 @@ def apns_servers(workdir: Path, node: bool) -> Iterator[tuple[str, list[str]]]:
     if node:
         with servers.node_responder(workdir) as (url, _ca_file):
             yield f"{url}/3/device/{'ab' * 32}", headers
+        return
+    if not fake:
+        with servers.nginx_responder(workdir) as found:
+            if found is None:
+                raise SystemExit(servers.INSTALL_NGINX)
+            yield f"{found[0]}/3/device/{'ab' * 32}", headers
         return
     (workdir / "key.pub").write_bytes(public)  # the fake child trusts this key (servers.py)
     with fake_process("apns", workdir) as ready:
@@ -180,6 +189,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if shutil.which("node"):
         with apns_servers(workdir, node=True) as (url, headers):
             runs["apns_node_responder"] = each(url, headers, BODY)
+    # nginx (C, one worker) answering APNs' success shape and checking nothing: the ceiling of
+    # any HTTP/2 responder on this machine, with h2load on the same cores.
+    with apns_servers(workdir, node=False, fake=False) as (url, headers):
+        runs["apns_nginx"] = each(url, headers, BODY)
     return runs
 
 
@@ -187,7 +200,7 @@ def verdicts(runs: dict[str, Any]) -> dict[str, Any]:
     goals = targets()
     out: dict[str, Any] = {}
     for name, results in runs.items():
-        target, source = goals[name.removesuffix("_node_responder")]
+        target, source = goals[name.removesuffix("_node_responder").removesuffix("_nginx")]
         best = max((r.get("requests_per_s") or 0.0 for r in results), default=0.0)
         failed = sum((r.get("requests") or 0) - (r.get("succeeded") or 0) for r in results)
         out[name] = {
