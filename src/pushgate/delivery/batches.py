@@ -25,7 +25,7 @@ from pushgate.domain.statuses import DeliveryStatus, ResultCode
 from pushgate.domain.webhooks import device_data
 from pushgate.store.engine import Database
 from pushgate.store.repos.audience import AudienceRow, PageQuery
-from pushgate.store.repos.deliveries import DeliveryRow, DueDelivery
+from pushgate.store.repos.deliveries import EXPLODED_REASON, DeliveryRow, DueDelivery
 from pushgate.store.repos.notifications import BatchOutcome
 from pushgate.store.uow import UnitOfWork, unit_of_work
 
@@ -154,7 +154,7 @@ class BatchRunner:
                 int(ResultCode.RECOVERABLE_IO),
                 job.attempts,
                 row.platform.value,
-                "batch failed repeatedly",
+                EXPLODED_REASON,
                 None,
                 now,
                 now,
@@ -230,10 +230,12 @@ class BatchRunner:
             due = await uow.deliveries.claim_due(
                 now, now + self._retry_lease, limit or self._retry_group
             )
-        by_notification: dict[str, list[DueDelivery]] = defaultdict(list)
+        groups: dict[tuple[bool, str], list[DueDelivery]] = defaultdict(list)
         for item in due:
-            by_notification[item.notification_id].append(item)
-        for notification_id, items in by_notification.items():
+            groups[(item.alone, item.notification_id)].append(item)
+        # The suspect (claim_due) goes last and alone: if its attempt kills this worker, the
+        # others' answers are recorded already.
+        for (_alone, notification_id), items in sorted(groups.items(), key=lambda g: g[0][0]):
             await self._retry(notification_id, items)
         return len(due)
 

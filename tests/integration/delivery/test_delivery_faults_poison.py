@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from dataclasses import replace
 from datetime import datetime
 
@@ -258,3 +259,54 @@ async def test_an_attempt_lost_with_its_worker_was_counted_at_claim_and_max_atte
 
 async def _is_set(event: asyncio.Event) -> bool:
     return event.is_set()
+
+
+async def test_a_retry_lost_with_its_worker_is_sent_alone_so_its_batch_mates_survive(
+    client: httpx.AsyncClient,
+    app_key: dict[str, str],
+    script: Script,
+    runtime: Runtime,
+    clock: ShiftedClock,
+) -> None:
+    # One retry group: the killer and four mates, all answered 500 at first. From its second
+    # attempt on the killer's worker dies (hangs, then is cancelled: nothing recorded). Before
+    # the suspects were sent alone, the mates died with it on every claim and ended in ERROR
+    # after the maximum attempts; now each lost retry is sent on its own next time.
+    failed = SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "HTTP 500")
+    script.answers = {"killer": failed, "mate": failed}
+    script.hang_on, script.hang_from = "killer", 2
+    killer = await register(client, app_key, "ios", "killer0")
+    mates = [await register(client, app_key, "ios", f"mate{i}") for i in range(4)]
+    nid = (await send(client, app_key, [killer, *mates]))["id"]
+    del script.answers["mate"]  # from now on the mates are accepted when sent
+    lease_s = runtime.engine.config.retry_lease_s
+    rounds = 0
+    while rounds < 12:
+        rounds += 1
+        clock.advance(lease_s + 1)  # due: the backoff, or a lost attempt's lease, is over
+        script.hanging.clear()
+        claimed = asyncio.create_task(runtime.engine.batches.run_due())
+        await wait_for(
+            functools.partial(_is_set_or_done, script.hanging, claimed),
+            what=f"retry round {rounds}",
+        )
+        if script.hanging.is_set():  # the worker "dies": whatever it claimed stays claimed
+            claimed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await claimed
+        elif not await claimed:
+            break  # nothing was due any more
+    done = await deliveries(client, app_key, nid, app=APP)
+    print(  # noqa: T201 - the test's figures
+        f"\nworker dying on one token of a retry group of 5: killer {done[killer]['status']} "
+        f"after {done[killer]['attempts']} attempts; mates "
+        f"{[(done[m]['status'], done[m]['attempts']) for m in mates]}; {rounds} retry rounds, "
+        f"{script.batches} provider calls"
+    )
+    assert (done[killer]["status"], done[killer]["attempts"]) == ("ERROR", MAX_ATTEMPTS)
+    # Attempt 1 answered 500, attempt 2 lost with the killer, attempt 3 alone: SENT.
+    assert [(done[m]["status"], done[m]["attempts"]) for m in mates] == [("SENT", 3)] * 4
+
+
+async def _is_set_or_done(event: asyncio.Event, task: asyncio.Task[int]) -> bool:
+    return event.is_set() or task.done()

@@ -74,11 +74,22 @@ class DeliveryRecord:
     updated_at: datetime
 
 
+# Written on a retry when it is claimed, replaced by the attempt's answer when it is recorded:
+# a due retry still showing it was never recorded (its worker died on it, reliability.md F11)
+# is a suspect. (A batch handed over after its workers kept dying, EXPLODED_REASON, is sent as
+# one group first: its deliveries become suspects only if that attempt is lost too, so that a
+# batch lost for another reason, a database outage, is not sent one delivery at a time.)
+IN_FLIGHT_REASON = "attempt in flight, or lost with its worker"
+EXPLODED_REASON = "batch failed repeatedly"
+SUSPECT_REASONS = (IN_FLIGHT_REASON,)
+
+
 @dataclass(frozen=True, slots=True)
 class DueDelivery:
     notification_id: str
     registration_id: str
     attempts: int  # including the attempt just claimed
+    alone: bool = False  # a suspect: sent in an adapter call of its own
 
 
 def _record(row: Any) -> DeliveryRecord:
@@ -134,21 +145,48 @@ class DeliveryRepo(Repo):
     async def claim_due(
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[DueDelivery]:
-        """Take retries whose time has come: attempts counted now, leased until lease_until."""
-        due = (
-            select(_D.c.notification_id, _D.c.registration_id)
-            .where(_D.c.status == 0, _D.c.next_attempt_at <= now)
+        """Take retries whose time has come: attempts counted now, leased until lease_until.
+
+        At most one suspect (SUSPECT_REASONS) per claim, marked `alone`: a delivery whose
+        attempt kills its worker is then sent, and dies, alone, instead of taking every
+        delivery claimed with it down each time until they all reach their maximum attempts.
+        """
+        due = _D.c.status == 0, _D.c.next_attempt_at <= now
+        suspect = _D.c.reason.in_(SUSPECT_REASONS)
+        key = (_D.c.notification_id, _D.c.registration_id)
+        plain = (
+            select(*key)
+            .where(*due, (_D.c.reason.is_(None)) | ~suspect)
             .order_by(_D.c.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        one_suspect = (
+            select(*key)
+            .where(*due, suspect)
+            .order_by(_D.c.next_attempt_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = [tuple(r) for r in await self.conn.execute(plain)]
+        alone = [tuple(r) for r in await self.conn.execute(one_suspect)]
+        if not claimed and not alone:
+            return []
         stmt = (
             update(_D)
-            .where(tuple_(_D.c.notification_id, _D.c.registration_id).in_(due))
-            .values(next_attempt_at=lease_until, attempts=_D.c.attempts + 1)
-            .returning(_D.c.notification_id, _D.c.registration_id, _D.c.attempts)
+            .where(tuple_(*key).in_(claimed + alone))
+            .values(
+                next_attempt_at=lease_until,
+                attempts=_D.c.attempts + 1,
+                reason=IN_FLIGHT_REASON,
+            )
+            .returning(*key, _D.c.attempts)
         )
-        return [DueDelivery(*row) for row in await self.conn.execute(stmt)]
+        suspects = set(alone)
+        return [
+            DueDelivery(nid, rid, attempts, alone=(nid, rid) in suspects)
+            for nid, rid, attempts in await self.conn.execute(stmt)
+        ]
 
     async def get(self, notification_id: str, registration_id: str) -> DeliveryRecord | None:
         stmt = select(_D).where(
