@@ -19,6 +19,7 @@ import structlog
 from pushgate.delivery.adapters import AdapterPool, Unavailable
 from pushgate.delivery.limiter import LocalLimiter, RateLimiter
 from pushgate.delivery.prepared import Prepared
+from pushgate.delivery.reachability import Reachability
 from pushgate.delivery.retry import RetryPolicy, decide_retry
 from pushgate.domain.platforms import Platform
 from pushgate.domain.statuses import DeliveryStatus, Outcome, ResultCode
@@ -134,9 +135,7 @@ class Sender:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
         self._limiter = limiter or LocalLimiter()
         self._oversized: dict[tuple[int, str], bool] = {}
-        # (app, provider) -> since when every answer of its adapter was "unsent" (nothing
-        # reached the provider: refused, reset, unreachable): spaces out the resends.
-        self._unreachable_since: dict[tuple[int, str], datetime] = {}
+        self._reachability = Reachability(clock)  # spaces out resends to a provider that is down
 
     async def send(
         self,
@@ -226,11 +225,7 @@ class Sender:
         started = time.perf_counter()
         answers = await _answers(adapter, batch, provider, n.id)
         PROVIDER_SEND_DURATION.labels(provider).observe(time.perf_counter() - started)
-        key = (n.app_id, provider)
-        if all(answer.unsent for answer in answers):
-            self._unreachable_since.setdefault(key, self._clock())
-        else:  # something reached the provider: it is up, resend unsent answers soon again
-            self._unreachable_since.pop(key, None)
+        self._reachability.note(n.app_id, provider, [rows[i].token for i in sendable], answers)
         for outcome, count in Counter(answer.outcome for answer in answers).items():
             DELIVERIES.labels(provider, outcome.value).inc(count)
         for i, answer in zip(sendable, answers, strict=True):
@@ -310,7 +305,7 @@ class Sender:
                 continue
             result = result or SendResult(Outcome.RETRY, ResultCode.RECOVERABLE_IO, "not sent")
             provider = row.platform.provider
-            status, code, reason, at = self._fate(prepared, provider, result, attempt, now)
+            status, code, reason, at = self._fate(prepared, row, result, attempt, now)
             counted = attempt - 1 if result.unsent else attempt
             if result.outcome is Outcome.DEAD_TOKEN:
                 cutoff = result.provider_timestamp or started
@@ -330,12 +325,12 @@ class Sender:
         return report
 
     def _fate(
-        self, prepared: Prepared, provider: str, result: SendResult, attempt: int, now: datetime
+        self, prepared: Prepared, row: AudienceRow, result: SendResult, attempt: int, now: datetime
     ) -> tuple[DeliveryStatus, ResultCode, str | None, datetime | None]:
         """(status, code, reason, next attempt) of a delivery whose answer was not SENT."""
         if result.outcome is not Outcome.RETRY:
             return DeliveryStatus.ERROR, result.code, result.reason, None
-        since = self._unreachable_since.get((prepared.notification.app_id, provider))
+        app_id, provider = prepared.notification.app_id, row.platform.provider
         decision = decide_retry(
             self._policy,
             attempts=attempt - 1 if result.unsent else attempt,
@@ -347,7 +342,7 @@ class Sender:
             code=result.code,
             reason=result.reason,
             rng=self._rng,
-            unreachable_s=(now - since).total_seconds() if since is not None else 0.0,
+            unreachable_s=self._reachability.unreachable_s(app_id, provider, row.token, now),
         )
         if decision.next_attempt_at is not None:
             at = decision.next_attempt_at

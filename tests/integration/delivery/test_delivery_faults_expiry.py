@@ -20,6 +20,7 @@ from pushgate.delivery.worker import Worker
 from pushgate.domain.statuses import ResultCode
 from pushgate.fakes.behaviour import ServerPlan
 from pushgate.fakes.inbox import Received
+from tests.e2e.server import free_port
 from tests.integration.delivery.test_delivery_faults_harness import (
     Fakes,
     accepted,
@@ -167,3 +168,42 @@ async def test_a_retry_passes_the_remaining_ttl_on(
     else:
         assert ttl <= 58  # 60 s less the 2 s of Retry-After at least
         assert left - 2 <= ttl <= left  # whole seconds left, rounded down
+
+
+async def test_one_web_push_origin_down_is_paced_while_other_origins_keep_answering(
+    client: httpx.AsyncClient,
+    app_key: dict[str, str],
+    fakes: Fakes,
+    worker: Worker,
+) -> None:
+    # One browser's push service refuses every connection; another's answers, and the app
+    # keeps sending to it. Before outages were kept per Web Push origin, each answer from the
+    # live origin ended "the outage" of the whole provider, so the dead origin was resent to
+    # at the poll interval for as long as the app had other traffic.
+    up, _ = await register_browser(client, app_key, fakes)
+    port = free_port()
+    spare = fakes.webpush.subscribe()
+    down_endpoint = f"https://127.0.0.1:{port}/push/{spare.endpoint.rsplit('/', 1)[1]}"
+    keys = {"p256dh": spare.p256dh, "auth": spare.auth}
+    down = await register(client, app_key, "webpush", down_endpoint, keys=keys)
+    loop = asyncio.get_running_loop()
+    async with RefusingListener(port) as refusing:
+        await send(client, app_key, [down], ttl=60)
+        started = loop.time()
+        live_sends = 0
+        while loop.time() - started < WINDOW_S:
+            answer = await send(client, app_key, [up])
+            assert answer["results"][0]["status"] == "SENT"
+            live_sends += 1
+            await asyncio.sleep(0.2)  # the app's own pace: other traffic, not synchronisation
+        tries = refusing.connections
+    print(  # noqa: T201 - the test's figures
+        f"\none Web Push origin refusing for {WINDOW_S} s while {live_sends} sends reached "
+        f"another: {tries} connection attempts to it"
+    )
+    # Spaced by the outage's length (0.2 s, then between it and twice it: ~5 in 3 s), where
+    # every poll (0.2 s) would be ~15.
+    assert 2 <= tries <= 7
+
+
+WINDOW_S = 3.0
