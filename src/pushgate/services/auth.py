@@ -8,7 +8,7 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -253,23 +253,29 @@ class Authenticator:
             self._cache.pop(cache_key, None)
 
     async def _lookup(self, digest: str) -> Principal | None:
-        hit, cached = self._cached(digest)
+        return await self._once(digest, self._load)
+
+    async def _once(
+        self, cache_key: str, load: Callable[[str], Awaitable[Principal | None]]
+    ) -> Principal | None:
+        """The cached answer, else one database read per key at a time: when the entry
+        expires under load, every in-flight request of that key would otherwise query at once
+        (and overflow the pool)."""
+        hit, cached = self._cached(cache_key)
         if hit:
             return cached
-        # One database read per key at a time: when the entry expires under load, every
-        # in-flight request of that key would otherwise query at once (and overflow the pool).
-        pending = self._pending.get(digest)
+        pending = self._pending.get(cache_key)
         if pending is not None:
             return await asyncio.shield(pending)
-        task = asyncio.ensure_future(self._load(digest))
-        self._pending[digest] = task
+        task = asyncio.ensure_future(load(cache_key))
+        self._pending[cache_key] = task
         try:
             return await asyncio.shield(task)
         finally:
             if task.done():
-                self._pending.pop(digest, None)
+                self._pending.pop(cache_key, None)
             else:
-                task.add_done_callback(lambda _t: self._pending.pop(digest, None))
+                task.add_done_callback(lambda _t: self._pending.pop(cache_key, None))
 
     async def _load(self, digest: str) -> Principal | None:
         async with unit_of_work(self._db, readonly=True) as uow:
@@ -279,9 +285,9 @@ class Authenticator:
 
     async def _lookup_client(self, subject: str) -> Principal | None:
         """The key a token's `sub` names (its key_ref), if it still exists unrevoked."""
-        hit, cached = self._cached(subject)
-        if hit:
-            return cached
+        return await self._once(subject, self._load_client)
+
+    async def _load_client(self, subject: str) -> Principal | None:
         parts = subject.split(":")
         principal = None
         if len(parts) == 3 and all(part.isdigit() for part in parts):

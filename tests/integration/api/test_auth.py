@@ -3,13 +3,16 @@ scheme, 401 versus 403, key management, and OAuth2 client-credentials tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from sqlalchemy import event
 
+from pushgate.http.deps import Runtime
 from tests.conftest import ADMIN_KEY
 from tests.integration.api.helpers import ADMIN, key_header, make_app, make_key
 
@@ -578,3 +581,32 @@ async def test_tampered_or_unsigned_tokens_are_401(client: httpx.AsyncClient) ->
             assert_unauthenticated(await client.get(path, headers=bearer(bad)))
     ok = await client.get("/v1/apps/news/registrations", headers=bearer(token))
     assert ok.status_code == 200, ok.text
+
+
+async def test_concurrent_requests_of_one_credential_share_one_database_read(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    # auth_cache_ttl_s is 0 in the tests: every request finds its credential's entry expired,
+    # as all in-flight requests of a key do when its entry expires under load. One read each
+    # was a burst of reads as large as the requests in flight, waiting for pool connections.
+    await make_app(client, "news")
+    key = await make_key(client, "news", *ALL_ROLES, alias="ci")
+    token = await _access_token(client, "ci", key)
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "api_keys" in statement:
+            reads.append(statement)
+
+    engine = runtime.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for headers in (key_header(key), bearer(token)):
+            reads.clear()
+            answers = await asyncio.gather(
+                *(client.get("/v1/apps/news/registrations", headers=headers) for _ in range(32))
+            )
+            assert {a.status_code for a in answers} == {200}
+            assert len(reads) < 32 / 4, (headers, len(reads))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
