@@ -150,26 +150,24 @@ class DeliveryRepo(Repo):
         At most one suspect (SUSPECT_REASONS) per claim, marked `alone`: a delivery whose
         attempt kills its worker is then sent, and dies, alone, instead of taking every
         delivery claimed with it down each time until they all reach their maximum attempts.
+        The suspects are found among the `limit` oldest due rows (a bounded scan of the due
+        index); the others among them stay for later claims, one each.
         """
-        due = _D.c.status == 0, _D.c.next_attempt_at <= now
-        suspect = _D.c.reason.in_(SUSPECT_REASONS)
         key = (_D.c.notification_id, _D.c.registration_id)
-        plain = (
-            select(*key)
-            .where(*due, (_D.c.reason.is_(None)) | ~suspect)
+        due = (
+            select(*key, _D.c.reason)
+            .where(_D.c.status == 0, _D.c.next_attempt_at <= now)
             .order_by(_D.c.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        one_suspect = (
-            select(*key)
-            .where(*due, suspect)
-            .order_by(_D.c.next_attempt_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        claimed = [tuple(r) for r in await self.conn.execute(plain)]
-        alone = [tuple(r) for r in await self.conn.execute(one_suspect)]
+        claimed: list[tuple[str, str]] = []
+        alone: list[tuple[str, str]] = []
+        for nid, rid, reason in await self.conn.execute(due):
+            if reason not in SUSPECT_REASONS:
+                claimed.append((nid, rid))
+            elif not alone:
+                alone.append((nid, rid))
         if not claimed and not alone:
             return []
         stmt = (
