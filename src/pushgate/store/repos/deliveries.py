@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select, text, tuple_, update
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, select, text, tuple_, update
 
 from pushgate.domain.statuses import DeliveryStatus, ResultCode
 from pushgate.store.fast import sqlite_time
@@ -82,6 +82,7 @@ class DeliveryRecord:
 IN_FLIGHT_REASON = "attempt in flight, or lost with its worker"
 EXPLODED_REASON = "batch failed repeatedly"
 SUSPECT_REASONS = (IN_FLIGHT_REASON,)
+SUSPECT_SCAN = 100  # due rows a claim looks at for a suspect
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,41 +151,47 @@ class DeliveryRepo(Repo):
         At most one suspect (SUSPECT_REASONS) per claim, marked `alone`: a delivery whose
         attempt kills its worker is then sent, and dies, alone, instead of taking every
         delivery claimed with it down each time until they all reach their maximum attempts.
-        The suspects are found among the `limit` oldest due rows (a bounded scan of the due
-        index); the others among them stay for later claims, one each.
+        The suspect is looked for among the next SUSPECT_SCAN due rows only: a bounded read of
+        the due index, not a scan of every due retry when there is none.
         """
         key = (_D.c.notification_id, _D.c.registration_id)
-        due = (
-            select(*key, _D.c.reason)
-            .where(_D.c.status == 0, _D.c.next_attempt_at <= now)
+        due = (_D.c.status == 0, _D.c.next_attempt_at <= now)
+        plain = (
+            select(*key)
+            .where(*due, _D.c.reason.is_(None) | _D.c.reason.not_in(SUSPECT_REASONS))
             .order_by(_D.c.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        claimed: list[tuple[str, str]] = []
-        alone: list[tuple[str, str]] = []
-        for nid, rid, reason in await self.conn.execute(due):
-            if reason not in SUSPECT_REASONS:
-                claimed.append((nid, rid))
-            elif not alone:
-                alone.append((nid, rid))
-        if not claimed and not alone:
-            return []
+        claimed = await self._claim(tuple_(*key).in_(plain), lease_until)
+        oldest = (
+            select(*key, _D.c.reason)
+            .where(*due)
+            .order_by(_D.c.next_attempt_at)
+            .limit(SUSPECT_SCAN)
+            .subquery()
+        )
+        first_suspect = (
+            select(oldest.c.notification_id, oldest.c.registration_id)
+            .where(oldest.c.reason.in_(SUSPECT_REASONS))
+            .limit(1)
+        )
+        # `due` again on the row itself: a worker that claimed it meanwhile moved it past now.
+        alone = await self._claim(and_(tuple_(*key).in_(first_suspect), *due), lease_until)
+        return [DueDelivery(nid, rid, attempts) for nid, rid, attempts in claimed] + [
+            DueDelivery(nid, rid, attempts, alone=True) for nid, rid, attempts in alone
+        ]
+
+    async def _claim(self, where: ColumnElement[bool], lease_until: datetime) -> list[Any]:
         stmt = (
             update(_D)
-            .where(tuple_(*key).in_(claimed + alone))
+            .where(where)
             .values(
-                next_attempt_at=lease_until,
-                attempts=_D.c.attempts + 1,
-                reason=IN_FLIGHT_REASON,
+                next_attempt_at=lease_until, attempts=_D.c.attempts + 1, reason=IN_FLIGHT_REASON
             )
-            .returning(*key, _D.c.attempts)
+            .returning(_D.c.notification_id, _D.c.registration_id, _D.c.attempts)
         )
-        suspects = set(alone)
-        return [
-            DueDelivery(nid, rid, attempts, alone=(nid, rid) in suspects)
-            for nid, rid, attempts in await self.conn.execute(stmt)
-        ]
+        return list(await self.conn.execute(stmt))
 
     async def get(self, notification_id: str, registration_id: str) -> DeliveryRecord | None:
         stmt = select(_D).where(
