@@ -9,6 +9,7 @@ process of a deployment does.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,15 +78,19 @@ async def test_bearer_tokens_are_accepted_within_60_s_of_skew_and_refused_beyond
     key = await make_key(skewed_client, "news", "pushregistrations_read", alias="ci")
     _, lifetime_s = await _issue(skewed_client, key)
     answers: dict[str, int] = {}
-    # Seconds of skew; the test's own run time (milliseconds) stays far inside the second
-    # between the accepted and the refused case.
+    # Seconds of skew. Tokens carry whole seconds and PyJWT checks against whole seconds, so
+    # the issuing clock is put half a second into the next whole second plus the skew: `iat`
+    # is then exactly that whole second plus the skew, and each case holds unless issuing and
+    # checking are a whole second apart. (An offset of exactly 61 s was accepted whenever a
+    # second boundary fell between the two, as it did once in CI.)
     for name, offset_s in {
         "issued 59 s ahead": 59,
         "issued 61 s ahead": 61,
         "expired 59 s ago": -(lifetime_s + 59),
         "expired 61 s ago": -(lifetime_s + 61),
     }.items():
-        clock.offset = timedelta(seconds=offset_s)
+        now = datetime.now(UTC).timestamp()
+        clock.offset = timedelta(seconds=offset_s + (math.ceil(now) - now) + 0.5)
         token, _ = await _issue(skewed_client, key)
         clock.offset = timedelta()
         answers[name] = await _answer(skewed_client, token)
