@@ -108,28 +108,6 @@ def targets() -> dict[str, tuple[float, str]]:
 
 
 @contextlib.contextmanager
-def fake_process(kind: str, workdir: Path) -> Iterator[dict[str, Any]]:
-    """bench/servers.py's fake child, ended for sure: killed if it outlives stdin by 10 s."""
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        [sys.executable, str(servers.PROVIDERS_SCRIPT), "--serve-fake", kind, str(workdir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert child.stdout is not None
-        ready: dict[str, Any] = json.loads(child.stdout.readline())
-        yield ready
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-
-@contextlib.contextmanager
 def apns_servers(workdir: Path, node: bool, fake: bool = True) -> Iterator[tuple[str, list[str]]]:
     """The fake APNs (or the Node responder, or nginx when not `fake`) and the headers of a
     request it accepts."""
@@ -154,7 +132,7 @@ def apns_servers(workdir: Path, node: bool, fake: bool = True) -> Iterator[tuple
             yield f"{found[0]}/3/device/{'ab' * 32}", headers
         return
     (workdir / "key.pub").write_bytes(public)  # the fake child trusts this key (servers.py)
-    with fake_process("apns", workdir) as ready:
+    with servers.fake_process("apns", workdir) as ready:
         yield f"{ready['url']}/3/device/{'ab' * 32}", headers
 
 
@@ -177,12 +155,12 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     with apns_servers(workdir, node=False) as (url, headers):
         runs["apns"] = each(url, headers, BODY)
-    with fake_process("fcm", workdir) as fake:
+    with servers.fake_process("fcm", workdir) as fake:
         access = asyncio.run(fcm_access(fake["account"], fake["ca_file"]))
         headers = [f"authorization: Bearer {access}", "content-type: application/json"]
         body = render(_push(), 3600).request_body("tok-h2load")
         runs["fcm"] = each(f"{fake['url']}/v1/projects/{FCM_PROJECT}/messages:send", headers, body)
-    with fake_process("webpush", workdir) as fake:
+    with servers.fake_process("webpush", workdir) as fake:
         subscription = fake["subscriptions"][0]
         headers, body = _webpush_request(fake["url"], subscription)
         runs["webpush"] = each(f"{fake['url']}/{subscription[0].split('/', 3)[3]}", headers, body)

@@ -56,9 +56,7 @@ def fake_process(kind: str, workdir: Path) -> Iterator[dict[str, Any]]:
         ready: dict[str, Any] = json.loads(child.stdout.readline())
         yield ready
     finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=10)
+        _end(child)
 
 
 @contextlib.contextmanager
@@ -103,6 +101,17 @@ async def serve_fake(kind: str, workdir: Path) -> None:
 # -- fast responders -------------------------------------------------------------------------
 
 
+def _end(child: subprocess.Popen[bytes]) -> None:
+    """A child serving until its stdin closes: closed, and killed if it is not gone 10 s later."""
+    assert child.stdin is not None
+    child.stdin.close()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 @contextlib.contextmanager
 def node_responder(workdir: Path) -> Iterator[tuple[str, str]]:
     """bench/apns_responder.js with a trustme certificate: (url, CA file)."""
@@ -118,9 +127,7 @@ def node_responder(workdir: Path) -> Iterator[tuple[str, str]]:
         port = int(child.stdout.readline())
         yield f"https://127.0.0.1:{port}", ca_file
     finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=10)
+        _end(child)
 
 
 # Each provider's success answer, nothing checked: APNs 200 + the request's apns-id (and no
