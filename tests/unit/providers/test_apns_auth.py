@@ -17,10 +17,15 @@ from pushgate.providers.apns_auth import (
     period_start_of,
 )
 
+
+def pem_of(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
 KEY = ec.generate_private_key(ec.SECP256R1())
-PEM = KEY.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-).decode()
+PEM = pem_of(KEY)
 
 
 class Clock:
@@ -84,15 +89,7 @@ def test_a_token_is_never_older_than_the_period() -> None:
 
 
 def test_a_key_on_another_curve_is_refused() -> None:
-    p384 = (
-        ec.generate_private_key(ec.SECP384R1())
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
+    p384 = pem_of(ec.generate_private_key(ec.SECP384R1()))
     with pytest.raises(ValueError, match="P-256"):
         ProviderToken("KEY1234567", "TEAM123456", p384, Clock())
 
@@ -112,15 +109,7 @@ def test_expired_answer_renews_only_after_20_minutes() -> None:
 
 def test_tokens_are_shared_per_key_and_a_replaced_key_gets_its_own() -> None:
     tokens = ProviderTokens(Clock())
-    other_pem = (
-        ec.generate_private_key(ec.SECP256R1())
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
+    other_pem = pem_of(ec.generate_private_key(ec.SECP256R1()))
     first = tokens.get("KEY1234567", "TEAM123456", PEM)
     assert tokens.get("KEY1234567", "TEAM123456", PEM) is first
     assert tokens.get("KEY1234567", "TEAM123456", other_pem) is not first
