@@ -102,12 +102,13 @@ class AdapterPool:
         # the first's adapter unclosed (its connections leaked until garbage collection).
         current = self._entries.get(key)
         self._entries[key] = new
-        replaced = current is not None and current.provider is not new.provider
-        if current is not None and current.provider is not None and replaced:
-            self._retired.append((current.provider, new.checked_at))
-            PROVIDER_ADAPTERS.labels(key[1]).dec()
-        if new.provider is not None and (current is None or replaced):
-            PROVIDER_ADAPTERS.labels(key[1]).inc()
+        held = current.provider if current is not None else None
+        if held is not new.provider:
+            if held is not None:
+                self._retired.append((held, new.checked_at))
+                PROVIDER_ADAPTERS.labels(key[1]).dec()
+            if new.provider is not None:
+                PROVIDER_ADAPTERS.labels(key[1]).inc()
         return new
 
     async def _credential(self, app_id: int, provider: str) -> ProviderCredential | None:
